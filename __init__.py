@@ -1,0 +1,1 @@
+"""rankgraph: a graph of LLM agents for retrieval-augmented, cited answers."""

@@ -1,0 +1,155 @@
+"""Settings: one pydantic model, read from `rankgraph.toml` (or a TOML/YAML file you
+name) and `RANKGRAPH_*` environment variables (nested with `__`, e.g.
+`RANKGRAPH_ENGINE__PRESET=smollm2-135m`). Environment beats file; explicit
+arguments beat both. Unknown keys are rejected so typos do not pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+from rankgraph.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("rankgraph.toml")
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    return Path(os.environ.get(var) or Path.home() / fallback) / "rankgraph"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EngineSettings(_Section):
+    """Which LLM server rankgraph starts or connects to."""
+
+    kind: Literal["embedded", "llamacpp", "vllm", "external"] = "embedded"
+    preset: str = "qwen2.5-0.5b"
+    model: str | None = Field(
+        default=None, description="kind=vllm: HF model id or local path to serve."
+    )
+    base_urls: list[str] = Field(
+        default_factory=list, description="kind=external: running OpenAI-compatible servers."
+    )
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, description="None picks a free port.")
+    max_model_len: int = 4096
+    kv_cache_gb: int = 2
+    cpu_threads: str | None = Field(
+        default="0-1", description="VLLM_CPU_OMP_THREADS_BIND for the embedded engine."
+    )
+    max_logprobs: int = 20
+    start_timeout_s: float = 900.0
+    extra_args: list[str] = Field(default_factory=list)
+
+
+class LLMSettings(_Section):
+    """How the client talks to the endpoint(s)."""
+
+    base_urls: list[str] = Field(
+        default_factory=list, description="Empty: use the running engine's URL."
+    )
+    model: str | None = Field(default=None, description="Empty: the endpoint's first model.")
+    api_key: str = "EMPTY"
+    timeout_s: float = 300.0
+    max_attempts: int = 4
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 8.0
+    concurrency: int = Field(default=16, description="In-flight requests per endpoint.")
+    cache: Literal["off", "read-write", "replay"] = "off"
+    cache_path: Path | None = None
+    max_thinking_tokens: int = 512
+
+
+class RetrievalSettings(_Section):
+    """Where documents live and how they are searched."""
+
+    chroma_url: str | None = Field(
+        default=None, description="A Chroma server (HttpClient); empty: embedded store."
+    )
+    collection: str = "docs"
+    embedding_model: str = "all-MiniLM-L6-v2"
+    chunk_tokens: int = 200
+    chunk_overlap: int = 32
+    mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
+    k: int = 20
+    rrf_k: int = 60
+    batch_size: int = 64
+
+
+class Settings(BaseSettings):
+    """Everything rankgraph reads from the environment or a config file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RANKGRAPH_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=None,
+        yaml_file=None,
+    )
+
+    data_dir: Path = Field(default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share"))
+    cache_dir: Path = Field(default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache"))
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    pipeline: dict[str, Any] = Field(
+        default_factory=dict, description="The agent graph's config (see agents.config)."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls),
+            YamlConfigSettingsSource(settings_cls),
+        )
+
+    @property
+    def engine_dir(self) -> Path:
+        """Engine virtualenvs, converted models and run state (large, reproducible)."""
+        return self.cache_dir / "engine"
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from `path` (TOML or YAML), else `./rankgraph.toml` if present.
+
+    Raises ConfigError naming the file and the bad key.
+    """
+    file: Path | None = Path(path) if path is not None else None
+    if file is None and DEFAULT_CONFIG_FILE.is_file():
+        file = DEFAULT_CONFIG_FILE
+    if file is not None and not file.is_file():
+        raise ConfigError(f"config file not found: {file}")
+    config: dict[str, Any] = {}
+    if file is not None:
+        key = "yaml_file" if file.suffix in {".yaml", ".yml"} else "toml_file"
+        if file.suffix not in {".yaml", ".yml", ".toml"}:
+            raise ConfigError(f"config file must be .toml, .yaml or .yml: {file}")
+        config[key] = file
+    bound = type("Settings", (Settings,), {"model_config": {**Settings.model_config, **config}})
+    try:
+        return bound(**overrides)
+    except ValidationError as exc:
+        where = f" in {file}" if file else ""
+        raise ConfigError(f"invalid settings{where}:\n{exc}") from exc

@@ -1,0 +1,47 @@
+"""The errors rankgraph raises. Each says what failed, the value, and what to do next."""
+
+from __future__ import annotations
+
+
+class RankgraphError(Exception):
+    """Base class: the CLI prints the message and exits 1."""
+
+
+class ConfigError(RankgraphError):
+    """A setting, config file or argument is invalid."""
+
+
+class EngineError(RankgraphError):
+    """The local LLM engine could not be installed, started or found."""
+
+
+class LLMUnavailable(RankgraphError):
+    """No reply from the LLM endpoint after the bounded retries."""
+
+
+class LLMResponseError(RankgraphError):
+    """The endpoint replied, but not with what was asked (e.g. logprobs missing)."""
+
+
+class ParseError(RankgraphError):
+    """An LLM reply could not be parsed, even with repair."""
+
+
+class PromptError(RankgraphError):
+    """A prompt template is missing, or a variable is missing or unknown."""
+
+
+class RetrievalError(RankgraphError):
+    """The store, the index or the embedding model is missing or inconsistent."""
+
+
+class IngestError(RankgraphError):
+    """A document could not be read or indexed."""
+
+
+class InputError(RankgraphError):
+    """The user's input is invalid: an empty question, duplicate ids, a malformed file."""
+
+
+class CacheMiss(RankgraphError):
+    """Replay-only cache mode met a request it has never seen."""

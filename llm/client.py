@@ -1,0 +1,559 @@
+"""The one way rankgraph talks to an LLM: an async OpenAI-compatible client.
+
+- spreads requests over one or more endpoints (least in-flight first), with a
+  concurrency limit per endpoint;
+- retries connection errors, timeouts, 429 and 5xx with jittered exponential
+  backoff (tenacity alone; the openai client's own retries are off), a bounded
+  number of times, then raises `LLMUnavailable` naming the URLs and the fix;
+- records usage per call (tokens, latency, retries, cache hits) in the
+  `Completion`, which turns into a `TraceEvent`;
+- reads first-token logprobs over a set of labels, structured output by JSON
+  schema or choice, and reasoning text;
+- optionally serves and stores replies in a content-addressed cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+import openai
+from openai import AsyncOpenAI
+from pydantic import BaseModel, ValidationError
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from rankgraph.config import LLMSettings, Settings
+from rankgraph.errors import CacheMiss, LLMResponseError, LLMUnavailable, ParseError
+from rankgraph.llm.cache import ResponseCache, cache_key
+from rankgraph.llm.reasoning import split_reasoning
+from rankgraph.trace import TraceEvent, Usage
+
+Messages = list[dict[str, Any]]
+OnDelta = Callable[[str], Awaitable[None] | None]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    token: str
+    logprob: float
+    top: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One reply, with everything a trace needs."""
+
+    text: str
+    reasoning: str | None
+    finish_reason: str | None
+    usage: Usage
+    model: str
+    base_url: str
+    messages: Messages
+    request: dict[str, Any]
+    logprobs: tuple[TokenLogprob, ...] = ()
+    texts: tuple[str, ...] = ()
+    cached: bool = False
+
+    def event(self, node: str, method: str | None = None) -> TraceEvent:
+        """This call as a trace event; the caller adds what it parsed with `with_outcome`."""
+        return TraceEvent(
+            node=node,
+            method=method,
+            messages=self.messages,
+            request=self.request,
+            reply=self.text,
+            reasoning=self.reasoning,
+            usage=self.usage,
+            latency_ms=self.usage.latency_ms,
+            attempt=self.usage.retries + 1,
+            cached=self.cached,
+            data={"finish_reason": self.finish_reason, "base_url": self.base_url},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "reasoning": self.reasoning,
+            "finish_reason": self.finish_reason,
+            "prompt_tokens": self.usage.prompt_tokens,
+            "completion_tokens": self.usage.completion_tokens,
+            "logprobs": [[t.token, t.logprob, t.top] for t in self.logprobs],
+            "texts": list(self.texts),
+        }
+
+
+@dataclass(frozen=True)
+class LabelLogprobs:
+    """First-token log-probabilities of a fixed set of labels (e.g. "Yes"/"No", "A".."T")."""
+
+    logprobs: dict[str, float]  # -inf where the label was not among the top tokens
+    completion: Completion
+
+    def probabilities(self) -> dict[str, float]:
+        """Softmax over the labels alone; uniform when none was seen."""
+        finite = [v for v in self.logprobs.values() if v > -math.inf]
+        if not finite:
+            return {k: 1.0 / len(self.logprobs) for k in self.logprobs}
+        top = max(finite)
+        weights = {k: math.exp(v - top) if v > -math.inf else 0.0 for k, v in self.logprobs.items()}
+        total = sum(weights.values())
+        return {k: w / total for k, w in weights.items()}
+
+    @property
+    def seen(self) -> int:
+        return sum(v > -math.inf for v in self.logprobs.values())
+
+
+@dataclass
+class _Endpoint:
+    base_url: str
+    client: AsyncOpenAI
+    limit: int
+    in_flight: int = 0
+    semaphore: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.semaphore = asyncio.Semaphore(self.limit)
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIConnectionError | openai.APITimeoutError | openai.RateLimitError):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
+
+
+def _label_key(token: str) -> str:
+    return token.strip().lstrip("▁Ġ").strip()
+
+
+class LLMClient:
+    """Async client over one or more OpenAI-compatible endpoints (vLLM, llama.cpp)."""
+
+    def __init__(
+        self,
+        base_urls: Sequence[str],
+        model: str | None = None,
+        *,
+        settings: LLMSettings | None = None,
+        cache: ResponseCache | None = None,
+    ) -> None:
+        if not base_urls:
+            raise LLMUnavailable(
+                "no LLM endpoint configured: start one with `rankgraph engine start` "
+                "or set RANKGRAPH_LLM__BASE_URLS"
+            )
+        self.settings = settings or LLMSettings()
+        self.cache = cache
+        self._model = model
+        self._model_lock = asyncio.Lock()
+        self._endpoints = [
+            _Endpoint(
+                base_url=url.rstrip("/"),
+                client=AsyncOpenAI(
+                    base_url=url.rstrip("/"),
+                    api_key=self.settings.api_key,
+                    timeout=self.settings.timeout_s,
+                    max_retries=0,
+                ),
+                limit=self.settings.concurrency,
+            )
+            for url in base_urls
+        ]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LLMClient:
+        """Endpoints from `llm.base_urls`, else the external engine's, else the running engine."""
+        from rankgraph.engine.state import read_state
+
+        urls = list(settings.llm.base_urls)
+        model = settings.llm.model
+        if not urls and settings.engine.kind == "external":
+            urls = list(settings.engine.base_urls)
+        if not urls:
+            state = read_state(settings)
+            if state is not None:
+                urls = [state.base_url]
+                model = model or state.model
+        cache = None
+        if settings.llm.cache != "off":
+            path = settings.llm.cache_path or settings.data_dir / "llm-cache.sqlite"
+            cache = ResponseCache(path, settings.llm.cache)
+        return cls(urls, model, settings=settings.llm, cache=cache)
+
+    @property
+    def base_urls(self) -> list[str]:
+        return [e.base_url for e in self._endpoints]
+
+    async def model(self) -> str:
+        """The served model name: configured, else the first endpoint's first model."""
+        if self._model is None:
+            async with self._model_lock:
+                if self._model is None:
+                    page = await self._call(lambda c: c.models.list())
+                    if not page.data:
+                        raise LLMResponseError(f"{self.base_urls[0]} serves no model")
+                    self._model = page.data[0].id
+        return self._model
+
+    async def close(self) -> None:
+        for endpoint in self._endpoints:
+            await endpoint.client.close()
+        if self.cache is not None:
+            self.cache.close()
+
+    async def __aenter__(self) -> LLMClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- the calls ---------------------------------------------------------------------
+
+    async def complete(
+        self,
+        messages: Messages,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        top_logprobs: int = 0,
+        stop: Sequence[str] | None = None,
+        json_schema: dict[str, Any] | None = None,
+        choices: Sequence[str] | None = None,
+        n: int = 1,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        on_delta: OnDelta | None = None,
+    ) -> Completion:
+        """One chat completion. `on_delta` streams the text as it is generated."""
+        model = await self.model()
+        params: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "n": n}
+        if top_logprobs:
+            params |= {"logprobs": True, "top_logprobs": top_logprobs}
+        if stop:
+            params["stop"] = list(stop)
+        if seed is not None:
+            params["seed"] = seed
+        if json_schema is not None:
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "reply", "schema": json_schema, "strict": True},
+            }
+        body = dict(extra_body or {})
+        if choices is not None:
+            body["structured_outputs"] = {"choice": list(choices)}
+        if body:
+            params["extra_body"] = body
+
+        key = cache_key(model, messages, params) if self.cache is not None else ""
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                completion = self._from_cache(hit, model, messages, params)
+                if on_delta is not None:
+                    await _emit(on_delta, completion.text)
+                return completion
+            if self.cache.mode == "replay":
+                raise CacheMiss(
+                    f"replay-only cache {self.cache.path} has no reply for this request; "
+                    "run once with cache mode read-write"
+                )
+
+        started = time.perf_counter()
+        retries = 0
+
+        async def create(client: AsyncOpenAI) -> Any:
+            nonlocal retries
+            retries += 1
+            if on_delta is None:
+                return await client.chat.completions.create(
+                    model=model, messages=messages, **params
+                )
+            return await self._stream(client, model, messages, params, on_delta)
+
+        response, base_url = await self._call_with_url(create)
+        latency_ms = (time.perf_counter() - started) * 1000
+        completion = self._parse(response, model, base_url, messages, params, latency_ms)
+        completion = _with_retries(completion, retries - 1)
+        if top_logprobs and not completion.logprobs:
+            raise LLMResponseError(
+                f"{base_url} returned no logprobs though top_logprobs={top_logprobs} was "
+                "requested; use an engine that supports them (vLLM, llama.cpp server)"
+            )
+        if self.cache is not None:
+            self.cache.put(key, completion.to_json())
+        return completion
+
+    async def label_logprobs(
+        self, messages: Messages, labels: Sequence[str], *, top_logprobs: int = 20, **kw: Any
+    ) -> LabelLogprobs:
+        """Log-probability of each label as the first generated token.
+
+        Tokens that differ only by leading space or marker (" Yes", "Yes", "▁Yes")
+        are pooled with log-sum-exp. A label absent from the top tokens gets -inf.
+        """
+        completion = await self.complete(messages, max_tokens=1, top_logprobs=top_logprobs, **kw)
+        first = completion.logprobs[0]
+        pooled: dict[str, list[float]] = {label: [] for label in labels}
+        for token, logprob in first.top.items():
+            label = _label_key(token)
+            if label in pooled:
+                pooled[label].append(logprob)
+        return LabelLogprobs(
+            logprobs={k: _logsumexp(v) for k, v in pooled.items()}, completion=completion
+        )
+
+    async def structured(
+        self, messages: Messages, schema: type[M], *, max_tokens: int = 512, **kw: Any
+    ) -> tuple[M, Completion]:
+        """A reply constrained to `schema`'s JSON schema and validated into it."""
+        completion = await self.complete(
+            messages, max_tokens=max_tokens, json_schema=schema.model_json_schema(), **kw
+        )
+        try:
+            return schema.model_validate_json(completion.text), completion
+        except ValidationError as exc:
+            raise ParseError(
+                f"reply does not match {schema.__name__}: {completion.text[:200]!r}"
+            ) from exc
+
+    async def think_then_answer(
+        self,
+        messages: Messages,
+        *,
+        max_thinking_tokens: int | None = None,
+        max_answer_tokens: int = 256,
+        **kw: Any,
+    ) -> Completion:
+        """Reason first, then answer, with a cap on thinking tokens.
+
+        The first call generates the thought up to `</think>` or the cap; the second
+        continues the same assistant turn after a closed `</think>`, so the answer is
+        produced even when the cap cut the thought short (Rank1's forced close).
+        """
+        cap = max_thinking_tokens or self.settings.max_thinking_tokens
+        thought = await self.complete(messages, max_tokens=cap, stop=["</think>"])
+        reasoning = thought.text.replace("<think>", "").strip()
+        forced = thought.finish_reason == "length"
+        prefix = f"<think>\n{reasoning}\n</think>\n"
+        continued = [*messages, {"role": "assistant", "content": prefix}]
+        body = {"add_generation_prompt": False, "continue_final_message": True}
+        answer = await self.complete(
+            continued,
+            max_tokens=max_answer_tokens,
+            extra_body={**kw.pop("extra_body", {}), **body},
+            **kw,
+        )
+        text, inline = split_reasoning(answer.text)
+        return Completion(
+            text=text,
+            reasoning=reasoning or inline,
+            finish_reason=answer.finish_reason,
+            usage=thought.usage + answer.usage,
+            model=answer.model,
+            base_url=answer.base_url,
+            messages=messages,
+            request={**answer.request, "max_thinking_tokens": cap, "thinking_forced_close": forced},
+            logprobs=answer.logprobs,
+            texts=answer.texts,
+            cached=thought.cached and answer.cached,
+        )
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    async def _stream(
+        self,
+        client: AsyncOpenAI,
+        model: str,
+        messages: Messages,
+        params: dict[str, Any],
+        on_delta: OnDelta,
+    ) -> dict[str, Any]:
+        """Stream one completion, emitting deltas; returns a plain dict shaped like a reply."""
+        stream = await client.chat.completions.create(
+            model=model,
+            messages=messages,
+            stream=True,
+            stream_options={"include_usage": True},
+            **params,
+        )
+        parts: list[str] = []
+        finish: str | None = None
+        usage: Any = None
+        async for chunk in stream:
+            if chunk.usage is not None:
+                usage = chunk.usage
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    parts.append(choice.delta.content)
+                    await _emit(on_delta, choice.delta.content)
+                finish = choice.finish_reason or finish
+        return {"text": "".join(parts), "finish_reason": finish, "usage": usage}
+
+    async def _call(self, fn: Callable[[AsyncOpenAI], Awaitable[Any]]) -> Any:
+        result, _ = await self._call_with_url(fn)
+        return result
+
+    async def _call_with_url(self, fn: Callable[[AsyncOpenAI], Awaitable[Any]]) -> tuple[Any, str]:
+        """Run `fn` on the least-busy endpoint, retrying transient failures on any endpoint."""
+        last_url = self._endpoints[0].base_url
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(_retryable),
+                stop=stop_after_attempt(self.settings.max_attempts),
+                wait=wait_exponential_jitter(
+                    initial=self.settings.backoff_initial_s, max=self.settings.backoff_max_s
+                ),
+                reraise=False,
+            ):
+                with attempt:
+                    endpoint = min(self._endpoints, key=lambda e: e.in_flight)
+                    last_url = endpoint.base_url
+                    endpoint.in_flight += 1
+                    try:
+                        async with endpoint.semaphore:
+                            return await fn(endpoint.client), endpoint.base_url
+                    finally:
+                        endpoint.in_flight -= 1
+        except RetryError as exc:
+            cause = exc.last_attempt.exception()
+            urls = ", ".join(self.base_urls)
+            raise LLMUnavailable(
+                f"no reply from {urls} after {self.settings.max_attempts} tries "
+                f"({type(cause).__name__}: {cause}): start the engine with "
+                "`rankgraph engine start` or point RANKGRAPH_LLM__BASE_URLS at a running server"
+            ) from cause
+        except openai.APIStatusError as exc:
+            raise LLMResponseError(
+                f"{last_url} rejected the request ({exc.status_code}): {exc.message}"
+            ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _parse(
+        self,
+        response: Any,
+        model: str,
+        base_url: str,
+        messages: Messages,
+        params: dict[str, Any],
+        latency_ms: float,
+    ) -> Completion:
+        request = _request_record(params)
+        if isinstance(response, dict):  # a streamed reply
+            usage = response["usage"]
+            text, inline = split_reasoning(response["text"])
+            return Completion(
+                text=text,
+                reasoning=inline,
+                finish_reason=response["finish_reason"],
+                usage=Usage(
+                    calls=1,
+                    prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                    completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                    latency_ms=latency_ms,
+                ),
+                model=model,
+                base_url=base_url,
+                messages=messages,
+                request=request,
+                texts=(text,),
+            )
+        if not response.choices:
+            raise LLMResponseError(f"{base_url} returned no choices")
+        texts: list[str] = []
+        reasoning: str | None = None
+        for choice in response.choices:
+            raw = choice.message.content or ""
+            extra = choice.message.model_extra or {}
+            native = extra.get("reasoning_content") or extra.get("reasoning")
+            text, inline = split_reasoning(raw)
+            texts.append(text)
+            if choice.index == 0:
+                reasoning = native or inline
+        first = response.choices[0]
+        logprobs: tuple[TokenLogprob, ...] = ()
+        if first.logprobs is not None and first.logprobs.content:
+            logprobs = tuple(
+                TokenLogprob(
+                    token=item.token,
+                    logprob=item.logprob,
+                    top={t.token: t.logprob for t in item.top_logprobs or []},
+                )
+                for item in first.logprobs.content
+            )
+        usage = response.usage
+        return Completion(
+            text=texts[0],
+            reasoning=reasoning,
+            finish_reason=first.finish_reason,
+            usage=Usage(
+                calls=1,
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else 0,
+                latency_ms=latency_ms,
+            ),
+            model=model,
+            base_url=base_url,
+            messages=messages,
+            request=request,
+            logprobs=logprobs,
+            texts=tuple(texts),
+        )
+
+    def _from_cache(
+        self, hit: dict[str, Any], model: str, messages: Messages, params: dict[str, Any]
+    ) -> Completion:
+        return Completion(
+            text=hit["text"],
+            reasoning=hit["reasoning"],
+            finish_reason=hit["finish_reason"],
+            usage=Usage(
+                calls=1,
+                prompt_tokens=hit["prompt_tokens"],
+                completion_tokens=hit["completion_tokens"],
+                cached_calls=1,
+            ),
+            model=model,
+            base_url="cache",
+            messages=messages,
+            request=_request_record(params),
+            logprobs=tuple(TokenLogprob(t, lp, top) for t, lp, top in hit["logprobs"]),
+            texts=tuple(hit["texts"]),
+            cached=True,
+        )
+
+
+def _request_record(params: dict[str, Any]) -> dict[str, Any]:
+    record = {k: v for k, v in params.items() if k != "extra_body"}
+    record.update(params.get("extra_body", {}))
+    return record
+
+
+def _with_retries(completion: Completion, retries: int) -> Completion:
+    if retries <= 0:
+        return completion
+    return replace(completion, usage=completion.usage.model_copy(update={"retries": retries}))
+
+
+def _logsumexp(values: list[float]) -> float:
+    if not values:
+        return -math.inf
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+async def _emit(on_delta: OnDelta, text: str) -> None:
+    result = on_delta(text)
+    if asyncio.iscoroutine(result):
+        await result

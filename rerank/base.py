@@ -1,0 +1,48 @@
+"""The one interface every reranking method implements, and its result."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from rankgraph.schema import Passage
+from rankgraph.trace import TraceEvent, Usage
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Per-query cap on LLM work; when reached the method stops and returns its best order."""
+
+    max_calls: int | None = None
+    max_prompt_tokens: int | None = None
+
+
+class RerankResult(BaseModel):
+    """A reranked list: every input passage exactly once, best first."""
+
+    query: str
+    method: str
+    passages: list[Passage]  # new order; Passage.score is the method's score where defined
+    order: list[int]  # order[i] = index in the input of the passage now at rank i
+    events: list[TraceEvent] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    repairs: int = 0  # parse repairs across all calls (never silent)
+    failures: int = 0  # calls that failed after retries; their window kept its prior order
+    budget_exhausted: bool = False
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    name: str
+
+    async def rerank(
+        self,
+        query: str,
+        passages: Sequence[Passage],
+        *,
+        top_k: int | None = None,
+        budget: Budget | None = None,
+    ) -> RerankResult: ...
