@@ -87,6 +87,12 @@ class RetrievalSettings(_Section):
     k: int = 20
     rrf_k: int = 60
     batch_size: int = 64
+    write_batch: int = Field(
+        default=256, description="Chunks embedded and written per store batch (ingest)."
+    )
+    candidates: int = Field(
+        default=100, description="Hybrid: results each of dense and BM25 feed to fusion."
+    )
 
 
 class Settings(BaseSettings):

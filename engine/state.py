@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from rankgraph.config import Settings
 
@@ -20,6 +20,14 @@ class EngineState(BaseModel):
     port: int | None = None
     log_path: str | None = None
     started_at: float | None = None
+    # kind=external may list several servers; base_url is always the first.
+    base_urls: list[str] = Field(default_factory=list)
+    # Started by `engine.hold` (tests): stopped when the last holder leaves.
+    auto_stop: bool = False
+
+    def endpoints(self) -> list[str]:
+        """Every base URL the client may spread requests over (at least `base_url`)."""
+        return list(self.base_urls) or [self.base_url]
 
 
 def state_path(settings: Settings) -> Path:

@@ -184,7 +184,7 @@ class LLMClient:
         if not urls:
             state = read_state(settings)
             if state is not None:
-                urls = [state.base_url]
+                urls = state.endpoints()
                 model = model or state.model
         cache = None
         if settings.llm.cache != "off":

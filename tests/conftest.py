@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rankgraph.config import Settings, load_settings
-from rankgraph.engine import ensure_running, stop
+from rankgraph.engine import hold
 from rankgraph.engine.state import EngineState
 from rankgraph.llm import LLMClient
 
@@ -40,10 +40,10 @@ def engine_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def engine(engine_settings: Settings) -> Iterator[EngineState]:
-    state, started = ensure_running(engine_settings)
-    yield state
-    if started:
-        stop(engine_settings)
+    # `hold` shares one engine between concurrent test sessions and stops it only
+    # when the last holder that started it leaves.
+    with hold(engine_settings) as state:
+        yield state
 
 
 @pytest.fixture(scope="session")

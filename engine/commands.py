@@ -1,0 +1,120 @@
+"""`rankgraph engine ...`: install, start, stop, status, logs.
+
+Commands only parse options, call rankgraph.engine and print; a RankgraphError
+becomes its message on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from rankgraph import engine
+from rankgraph.config import Settings, load_settings
+from rankgraph.errors import RankgraphError
+
+app = typer.Typer(help="Install, start and stop the local LLM engine.", no_args_is_help=True)
+
+T = TypeVar("T")
+
+
+class Kind(StrEnum):
+    embedded = "embedded"
+    llamacpp = "llamacpp"
+    vllm = "vllm"
+    external = "external"
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML/YAML settings file (default ./rankgraph.toml)."),
+]
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(help=f"Model preset: {', '.join(engine.PRESETS)} (default: engine.preset)."),
+]
+KindOpt = Annotated[Kind | None, typer.Option(help="Engine kind (default: engine.kind).")]
+
+
+def _settings(config: Path | None, preset: str | None, kind: Kind | None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if preset is not None:
+        overrides["preset"] = preset
+    if kind is not None:
+        overrides["kind"] = kind.value
+    return load_settings(config, **({"engine": overrides} if overrides else {}))
+
+
+def _describe(state: engine.EngineState) -> str:
+    return f"{state.kind} engine serving {state.model} at {state.base_url} (pid {state.pid})"
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Call the library; a RankgraphError is shown as a message and exits 1."""
+    try:
+        return action()
+    except RankgraphError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def install(config: ConfigOpt = None, preset: PresetOpt = None, kind: KindOpt = None) -> None:
+    """Create the engine environment and fetch/convert the model (idempotent)."""
+    settings = _run(lambda: _settings(config, preset, kind))
+    _run(lambda: engine.install(settings))
+    typer.echo(f"{settings.engine.kind} engine installed ({settings.engine.preset})")
+
+
+@app.command()
+def start(config: ConfigOpt = None, preset: PresetOpt = None, kind: KindOpt = None) -> None:
+    """Start the engine in the background and wait until it answers."""
+    settings = _run(lambda: _settings(config, preset, kind))
+    state = _run(lambda: engine.start(settings))
+    typer.echo(_describe(state))
+
+
+@app.command()
+def stop(config: ConfigOpt = None, preset: PresetOpt = None, kind: KindOpt = None) -> None:
+    """Stop the engine started for this kind and preset."""
+    settings = _run(lambda: _settings(config, preset, kind))
+    stopped = _run(lambda: engine.stop(settings))
+    typer.echo("engine stopped" if stopped else "no engine was running")
+
+
+@app.command()
+def status(
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    kind: KindOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+) -> None:
+    """Show the running engine (exit 1 when none answers)."""
+    settings = _run(lambda: _settings(config, preset, kind))
+    state = _run(lambda: engine.status(settings))
+    if as_json:
+        typer.echo(json.dumps(state.model_dump() if state else None, indent=2))
+    elif state is None:
+        typer.echo(f"no {settings.engine.kind} engine running ({settings.engine.preset})")
+    else:
+        typer.echo(_describe(state))
+    if state is None:
+        raise typer.Exit(1)
+
+
+@app.command()
+def logs(
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    kind: KindOpt = None,
+    lines: Annotated[int, typer.Option("-n", "--lines", help="How many lines.")] = 50,
+) -> None:
+    """Print the last lines of the engine's server log."""
+    settings = _run(lambda: _settings(config, preset, kind))
+    typer.echo(_run(lambda: engine.logs(settings, lines)), nl=False)
