@@ -1,0 +1,61 @@
+"""LLM rerankers: one class per method behind the `Reranker` protocol, built by name.
+
+    reranker = build("setwise", client, set_size=4)
+    result = await reranker.rerank(query, passages, top_k=10, budget=Budget(max_calls=50))
+
+`METHODS` is the explicit registry (name → reranker class and its frozen config);
+`build` rejects unknown methods and options with a ConfigError listing the valid ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from rankgraph.errors import ConfigError
+from rankgraph.llm.client import LLMClient
+from rankgraph.rerank.base import Budget, Reranker, RerankResult
+from rankgraph.rerank.first import FirstConfig, FirstReranker
+from rankgraph.rerank.identity import IdentityConfig, IdentityReranker
+from rankgraph.rerank.jointrank import JointRankConfig, JointRankReranker
+from rankgraph.rerank.listwise import ListwiseConfig, ListwiseReranker
+from rankgraph.rerank.options import make_config
+from rankgraph.rerank.pairwise import PairwiseConfig, PairwiseReranker
+from rankgraph.rerank.pointwise import PointwiseConfig, PointwiseReranker
+from rankgraph.rerank.setwise import SetwiseConfig, SetwiseReranker
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registry entry: the reranker class and the config dataclass its options fill."""
+
+    reranker: type[Any]
+    config: type[Any]
+
+
+METHODS: Mapping[str, Method] = MappingProxyType(
+    {
+        "none": Method(IdentityReranker, IdentityConfig),
+        "pointwise": Method(PointwiseReranker, PointwiseConfig),
+        "listwise": Method(ListwiseReranker, ListwiseConfig),
+        "first": Method(FirstReranker, FirstConfig),
+        "pairwise": Method(PairwiseReranker, PairwiseConfig),
+        "setwise": Method(SetwiseReranker, SetwiseConfig),
+        "jointrank": Method(JointRankReranker, JointRankConfig),
+    }
+)
+
+
+def build(method: str, client: LLMClient, **options: Any) -> Reranker:
+    """The reranker called `method`, configured by `options` (its config's fields)."""
+    entry = METHODS.get(method)
+    if entry is None:
+        raise ConfigError(f"unknown rerank method {method!r}; choose one of {', '.join(METHODS)}")
+    config = make_config(method, entry.config, options)
+    reranker: Reranker = entry.reranker(client, config)
+    return reranker
+
+
+__all__ = ["METHODS", "Budget", "Method", "RerankResult", "Reranker", "build"]
