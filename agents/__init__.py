@@ -1,0 +1,21 @@
+"""The agent graph around the reranker: rewrite → retrieve → rerank → filter →
+[note →] generate, with a bounded corrective loop and per-thread chat memory."""
+
+from rankgraph.agents.answer import Answer, Citation, NodeFailed, PipelineEvent
+from rankgraph.agents.config import PipelineConfig
+from rankgraph.agents.deps import Deps
+from rankgraph.agents.graph import build_graph
+from rankgraph.agents.pipeline import Pipeline
+from rankgraph.agents.state import RAGState
+
+__all__ = [
+    "Answer",
+    "Citation",
+    "Deps",
+    "NodeFailed",
+    "Pipeline",
+    "PipelineConfig",
+    "PipelineEvent",
+    "RAGState",
+    "build_graph",
+]

@@ -1,0 +1,67 @@
+"""What a run hands back: the cited answer, its stream events, and the error that
+keeps a failed run's partial trace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from rankgraph.errors import RankgraphError
+from rankgraph.schema import Passage
+from rankgraph.trace import TraceEvent, Usage, total_usage, usage_by_node
+
+
+class Citation(BaseModel):
+    """`[n]` in the answer text refers to `passage_id` (the n-th kept passage)."""
+
+    n: int
+    passage_id: str
+    title: str | None = None
+    source: str | None = None
+
+
+class Answer(BaseModel):
+    """One answered (or declined) question with everything needed to audit it."""
+
+    question: str
+    answer: str
+    citations: list[Citation] = Field(default_factory=list)
+    passages: list[Passage] = Field(default_factory=list)  # the kept passages, [1]..[n]
+    abstained: bool = False
+    abstain_reason: str | None = None
+    queries: list[str] = Field(default_factory=list)
+    rounds: int = 0
+    thread_id: str | None = None
+    wall_ms: float = 0.0
+    node_ms: dict[str, float] = Field(default_factory=dict)  # wall time per node
+    usage: dict[str, Usage] = Field(default_factory=dict)  # per node, plus "total"
+    trace: list[TraceEvent] = Field(default_factory=list)
+
+
+def usage_report(events: list[TraceEvent]) -> dict[str, Usage]:
+    """Usage per node in order of first appearance, then the total."""
+    return {**usage_by_node(events), "total": total_usage(events)}
+
+
+@dataclass(frozen=True)
+class PipelineEvent:
+    """One item of `Pipeline.stream`: a node finished, a token, a warning, or the answer."""
+
+    type: Literal["node", "token", "warning", "answer"]
+    node: str | None = None
+    text: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # the node's update, passages as ids
+    answer: Answer | None = None
+    update: dict[str, Any] = field(default_factory=dict, repr=False)  # the raw node update
+
+
+class NodeFailed(RankgraphError):
+    """A node of the graph raised; `.node` names it and `.trace` keeps what ran before."""
+
+    def __init__(self, node: str, cause: BaseException, trace: list[TraceEvent]) -> None:
+        super().__init__(f"pipeline node {node!r} failed: {cause}")
+        self.node = node
+        self.cause = cause
+        self.trace = trace

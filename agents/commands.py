@@ -1,0 +1,249 @@
+"""Typer command functions for the agent graph (registered by `rankgraph.cli`).
+
+They parse, call the library and print; a RankgraphError becomes its message
+on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+import rankgraph
+from rankgraph.agents.answer import Answer, NodeFailed
+from rankgraph.agents.pipeline import Pipeline
+from rankgraph.agents.summary import events_table, print_answer, story
+from rankgraph.config import Settings, load_settings
+from rankgraph.errors import InputError, RankgraphError
+from rankgraph.trace import TraceEvent
+
+T = TypeVar("T")
+DEMO_QUESTION = "How does rankgraph's filter decide which passages to keep?"
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="A TOML or YAML settings file.", show_default=False)
+]
+CollectionOpt = Annotated[
+    str | None, typer.Option("--collection", "-c", help="Collection to search.")
+]
+
+
+def _run(coro: Awaitable[T]) -> T:
+    """Run the command's coroutine; library errors end the command with exit 1."""
+    err = Console(stderr=True)
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except NodeFailed as exc:
+        err.print(f"error: {exc}", markup=False)
+        err.print(f"({len(exc.trace)} trace events kept; pass --trace FILE to save them)")
+        raise typer.Exit(1) from exc
+    except RankgraphError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(1) from exc
+
+
+def _settings(config: Path | None, collection: str | None = None) -> Settings:
+    settings = load_settings(config)
+    if collection is not None:
+        pipeline = {**settings.pipeline, "collection": collection}
+        settings = settings.model_copy(update={"pipeline": pipeline})
+    return settings
+
+
+def write_run(
+    path: Path, answer: Answer | None, trace: list[TraceEvent], error: str | None
+) -> None:
+    """One JSON document per run: the Answer, or the partial trace and the error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if answer is not None:
+        path.write_text(answer.model_dump_json(indent=2), encoding="utf-8")
+        return
+    doc = {"error": error, "trace": [e.model_dump(mode="json") for e in trace]}
+    path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+
+
+async def _answer(
+    pipe: Pipeline, question: str, thread: str | None, stream: bool, console: Console
+) -> Answer:
+    answer: Answer | None = None
+    async for event in pipe.stream(question, thread):
+        if event.type == "warning":
+            Console(stderr=True).print(f"warning: {event.text}", style="yellow")
+        elif event.type == "token" and stream:
+            console.print(event.text or "", end="", markup=False, highlight=False)
+        elif event.answer is not None:
+            answer = event.answer
+    assert answer is not None
+    if stream:
+        console.print()
+    return answer
+
+
+async def _ask(
+    settings: Settings,
+    question: str,
+    thread: str | None,
+    stream: bool,
+    trace_out: Path | None,
+    json_out: bool,
+) -> None:
+    console = Console()
+    async with Pipeline.from_config(settings) as pipe:
+        try:
+            answer = await _answer(pipe, question, thread, stream and not json_out, console)
+        except NodeFailed as exc:
+            if trace_out is not None:
+                write_run(trace_out, None, exc.trace, str(exc))
+            raise
+    if trace_out is not None:
+        write_run(trace_out, answer, answer.trace, None)
+    if json_out:
+        sys.stdout.write(answer.model_dump_json(indent=2) + "\n")
+        return
+    print_answer(console, answer, text=not stream)
+    console.print(story(answer))
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="The question to answer.")],
+    collection: CollectionOpt = None,
+    thread: Annotated[
+        str | None, typer.Option("--thread", "-t", help="Chat thread id (memory).")
+    ] = None,
+    stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Print tokens live.")] = True,
+    trace_out: Annotated[
+        Path | None, typer.Option("--trace", help="Write the run as one JSON document.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Answer a question from the indexed documents, with citations."""
+    _run(_ask(_settings(config, collection), question, thread, stream, trace_out, json_out))
+
+
+async def _chat(settings: Settings, thread: str) -> None:
+    console = Console()
+    console.print(f"thread {thread}; empty line or Ctrl-D to leave", style="dim")
+    async with Pipeline.from_config(settings) as pipe:
+        while True:
+            try:
+                question = await asyncio.to_thread(console.input, "[bold]you>[/bold] ")
+            except EOFError:
+                break
+            if not question.strip() or question.strip() in {"exit", "quit"}:
+                break
+            try:
+                answer = await _answer(pipe, question, thread, True, console)
+            except InputError as exc:
+                console.print(f"error: {exc}", style="red")
+                continue
+            console.print(print_citations_only(answer))
+
+
+def print_citations_only(answer: Answer) -> str:
+    marks = [f"[{c.n}] {c.title or c.passage_id}" for c in answer.citations]
+    tail = f"  (abstained: {answer.abstain_reason})" if answer.abstained else ""
+    return "   " + "  ".join(marks) + tail
+
+
+def chat(
+    collection: CollectionOpt = None,
+    thread: Annotated[
+        str | None, typer.Option("--thread", "-t", help="Resume a thread by id.")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """A terminal conversation; follow-ups are rewritten with the thread's history."""
+    _run(_chat(_settings(config, collection), thread or uuid.uuid4().hex[:8]))
+
+
+def docs_dir() -> Path:
+    """The project's own documentation, the demo's default corpus."""
+    return Path(rankgraph.__file__).resolve().parent / "docs"
+
+
+async def _demo(settings: Settings, corpus: Path, question: str) -> None:
+    from rankgraph.engine import ensure_running
+    from rankgraph.retrieval import Store, index_paths
+
+    console = Console()
+    with console.status("starting the engine (first start takes a minute)…"):
+        state, started = await asyncio.to_thread(ensure_running, settings)
+    console.print(f"engine {state.model} at {state.base_url}" + (" (started)" if started else ""))
+    collection = settings.pipeline.get("collection") or "demo-" + _slug(corpus)
+    settings = settings.model_copy(
+        update={"pipeline": {**settings.pipeline, "collection": collection}}
+    )
+    store = Store.from_settings(settings, collection)
+    with console.status(f"indexing {corpus}…"):
+        report = await asyncio.to_thread(index_paths, store, [corpus], sync=True)
+    console.print(
+        f"indexed {report.documents} documents into {collection!r} "
+        f"({report.total_chunks} chunks, {report.seconds:.1f} s)"
+    )
+    console.print(f"\n[bold]Q:[/bold] {question}")
+    async with Pipeline.from_config(settings) as pipe:
+        console.print("[bold]A:[/bold] ", end="")
+        answer = await _answer(pipe, question, None, True, console)
+    print_answer(console, answer, text=False)
+    console.print(story(answer))
+
+
+def _slug(path: Path) -> str:
+    return "".join(c if c.isalnum() else "-" for c in path.resolve().name.lower()) or "corpus"
+
+
+def demo(
+    corpus: Annotated[
+        Path | None, typer.Option("--corpus", help="Files to index instead of rankgraph's docs.")
+    ] = None,
+    question: Annotated[str | None, typer.Option("--question", "-q", help="Ask this.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Start the engine, index a corpus, answer a sample question and show the trace."""
+    _run(_demo(_settings(config), corpus or docs_dir(), question or DEMO_QUESTION))
+
+
+def trace_show(
+    file: Annotated[Path, typer.Argument(help="A run written by `ask --trace FILE`.")],
+    events: Annotated[bool, typer.Option("--events", help="List every event.")] = True,
+) -> None:
+    """Summarise a saved run: answer, queries, ranking moves, filter, cost per node."""
+    console = Console()
+    err = Console(stderr=True)
+    try:
+        answer = read_run(file)
+    except (OSError, ValueError) as exc:
+        err.print(f"error: cannot read run {file}: {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    if answer.question:
+        console.print(f"[bold]Q:[/bold] {answer.question}")
+        print_answer(console, answer)
+    console.print(story(answer))
+    if events:
+        console.print(events_table(answer.trace))
+
+
+def read_run(path: Path) -> Answer:
+    """A run document (Answer JSON, or error + partial trace), or a JSONL of events."""
+    from rankgraph.agents.answer import usage_report
+
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        trace = [TraceEvent.model_validate_json(line) for line in text.splitlines() if line.strip()]
+        return Answer(question="", answer="", trace=trace, usage=usage_report(trace))
+    doc = json.loads(text)
+    if "answer" in doc:
+        return Answer.model_validate(doc)
+    trace = [TraceEvent.model_validate(e) for e in doc.get("trace", [])]
+    return Answer(
+        question="", answer=f"(failed: {doc.get('error')})", trace=trace, usage=usage_report(trace)
+    )

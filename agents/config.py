@@ -1,0 +1,132 @@
+"""The agent graph's configuration: the `[pipeline]` table of `rankgraph.toml`.
+
+`Settings.pipeline` is a free-form dict so the core settings need not import the
+agents; this model validates it. Every section rejects unknown keys, so a typo
+such as `n_sigmas` fails loudly instead of silently running the default.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rankgraph.config import Settings
+from rankgraph.errors import ConfigError, PromptError
+from rankgraph.prompts import load_prompt
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RewriteConfig(_Section):
+    """Query rewriting before retrieval.
+
+    `mode="auto"` calls the LLM only when there is something to do (chat history,
+    corrective feedback, decomposition or expansion); `always` rewrites every
+    question; `off` retrieves with the question as asked.
+    """
+
+    mode: Literal["off", "auto", "always"] = "auto"
+    decompose: bool = False
+    max_sub_questions: int = Field(default=3, ge=1, le=8)
+    expand: bool = Field(default=False, description="HyDE: add a hypothetical answer passage.")
+    history_turns: int = Field(default=3, ge=0, le=20, description="Past turns shown.")
+    max_tokens: int = Field(default=256, ge=32)
+    on_parse_error: Literal["keep_question", "raise"] = "keep_question"
+
+
+class RetrieveConfig(_Section):
+    mode: Literal["dense", "bm25", "hybrid"] | None = Field(
+        default=None, description="None: the retrieval settings' mode."
+    )
+    k: int = Field(default=20, ge=1, le=1000)
+    where: dict[str, Any] | None = Field(default=None, description="Metadata filter.")
+
+
+class RerankConfig(_Section):
+    method: str = "none"
+    options: dict[str, Any] = Field(default_factory=dict)
+    top_k: int = Field(default=5, ge=1, le=100)
+    max_calls: int | None = Field(default=None, ge=1)
+    max_prompt_tokens: int | None = Field(default=None, ge=1)
+
+
+class FilterConfig(_Section):
+    """LLM relevance judges (MAIN-RAG) on the reranked top-k.
+
+    fixed: keep P(Yes) ≥ threshold; adaptive: keep score ≥ mean − n_sigma·σ.
+    `keep_at_least` pads the kept set with the best-scored rejects so generate
+    always sees something; the corrective loop counts only true survivors.
+    """
+
+    mode: Literal["off", "fixed", "adaptive"] = "adaptive"
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    n_sigma: float = Field(default=0.5, ge=0.0, le=3.0)
+    judges: list[str] = Field(default_factory=lambda: ["filter_relevant"], min_length=1)
+    consensus: Literal["mean", "majority"] = "mean"
+    keep_at_least: int = Field(default=1, ge=0)
+    notes: bool = Field(default=False, description="Chain-of-Note reading notes.")
+    note_max_tokens: int = Field(default=96, ge=16)
+
+    @field_validator("judges")
+    @classmethod
+    def _judge_prompts_exist(cls, judges: list[str]) -> list[str]:
+        for name in judges:
+            if not name.startswith("filter_"):
+                raise ValueError(f"judge prompt {name!r} must be a prompts/filter_*.md file")
+            try:
+                load_prompt(name)
+            except PromptError as exc:
+                raise ValueError(str(exc)) from exc
+        return judges
+
+
+class GenerateConfig(_Section):
+    max_tokens: int = Field(default=256, ge=16)
+    require_citations: bool = Field(
+        default=True, description="An answer citing no kept passage counts as an abstention."
+    )
+    redact_instructions: bool = Field(
+        default=True, description="Mask instruction-like sentences inside passages."
+    )
+    max_passage_chars: int = Field(default=1200, ge=100)
+
+
+class LoopConfig(_Section):
+    """The corrective (CRAG) loop: `max_rounds` counts retrieval rounds, the first included."""
+
+    max_rounds: int = Field(default=2, ge=1, le=5)
+    min_passages: int = Field(default=1, ge=0)
+
+
+class PipelineConfig(_Section):
+    collection: str | None = None
+    max_question_chars: int = Field(default=1000, ge=20)
+    rewrite: RewriteConfig = Field(default_factory=RewriteConfig)
+    retrieve: RetrieveConfig = Field(default_factory=RetrieveConfig)
+    rerank: RerankConfig = Field(default_factory=RerankConfig)
+    filter: FilterConfig = Field(default_factory=FilterConfig)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    loop: LoopConfig = Field(default_factory=LoopConfig)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PipelineConfig:
+        return cls.parse(settings.pipeline)
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> PipelineConfig:
+        """Validate a `[pipeline]` mapping; ConfigError lists every bad key."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"pipeline.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConfigError(f"invalid [pipeline] config: {problems}") from exc
+
+    def recursion_limit(self) -> int:
+        """A graph step budget that the bounded loop can never reach."""
+        return 6 * self.loop.max_rounds + 10

@@ -1,0 +1,131 @@
+"""generate: the cited answer, grounded only in the kept passages, streamed.
+
+Passages are fenced as data; `[n]` markers are mapped back to passage ids; a
+reply with no valid citation (when citations are required) or the model's own
+"I don't know" is an abstention — a measured outcome, not a failure.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from rankgraph.agents.answer import Citation
+from rankgraph.agents.deps import Deps
+from rankgraph.agents.passages import defuse, fence
+from rankgraph.agents.state import RAGState
+from rankgraph.prompts import load_prompt
+from rankgraph.schema import Passage
+from rankgraph.trace import step
+
+ABSTAIN = "I don't know: the documents do not contain the answer."
+_CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_DECLINES = ("i don't know", "i do not know", "do not contain the answer", "cannot answer")
+
+
+def parse_citations(text: str, kept: list[Passage]) -> tuple[list[Citation], list[str]]:
+    """Citations in order of first mention, and repairs for numbers with no passage.
+
+    >>> ps = [Passage(id="x", text=""), Passage(id="y", text="")]
+    >>> cites, bad = parse_citations("A [2]. B [1, 2] [7].", ps)
+    >>> [(c.n, c.passage_id) for c in cites], bad
+    ([(2, 'y'), (1, 'x')], ['dropped citation [7]: only 2 passages'])
+    """
+    citations: list[Citation] = []
+    repairs: list[str] = []
+    seen: set[int] = set()
+    for match in _CITE.finditer(text):
+        for raw in re.split(r"[,;]", match.group(1)):
+            n = int(raw)
+            if not 1 <= n <= len(kept):
+                repairs.append(f"dropped citation [{n}]: only {len(kept)} passages")
+            elif n not in seen:
+                seen.add(n)
+                p = kept[n - 1]
+                citations.append(Citation(n=n, passage_id=p.id, title=p.title, source=p.source))
+    return citations, repairs
+
+
+def declines(text: str) -> bool:
+    """The model said it cannot answer.
+
+    >>> declines("I don't know: the documents do not contain the answer.")
+    True
+    """
+    folded = text.casefold().replace("’", "'")
+    return any(phrase in folded for phrase in _DECLINES)
+
+
+def render(state: RAGState, deps: Deps) -> tuple[list[dict[str, str]], int]:
+    config = deps.config.generate
+    kept = state.get("kept", [])
+    block, masked = fence(
+        kept, max_chars=config.max_passage_chars, redact=config.redact_instructions
+    )
+    notes = state.get("notes", [])
+    notes_block = (
+        "\nReading notes (also data):\n"
+        + "\n".join(f"[{i}] {defuse(n)}" for i, n in enumerate(notes, start=1))
+        + "\n"
+        if notes
+        else ""
+    )
+    messages = load_prompt("generate").render(
+        passages=block,
+        notes=notes_block,
+        question=state.get("standalone") or state["question"],
+        abstain=ABSTAIN,
+    )
+    return messages, masked
+
+
+def _turns(question: str, answer: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
+async def generate_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    deps = runtime.context
+    writer = runtime.stream_writer
+    kept = state.get("kept", [])
+    question = state["question"]
+    if not kept:
+        writer({"type": "token", "node": "generate", "text": ABSTAIN})
+        return {
+            "answer": ABSTAIN,
+            "citations": [],
+            "abstained": True,
+            "abstain_reason": "no_passages",
+            "history": _turns(question, ABSTAIN),
+            "trace": [step("generate", method="abstain", reason="no passages survived")],
+        }
+    messages, masked = render(state, deps)
+
+    def on_delta(text: str) -> None:
+        writer({"type": "token", "node": "generate", "text": text})
+
+    completion = await deps.client.complete(
+        messages, max_tokens=deps.config.generate.max_tokens, on_delta=on_delta
+    )
+    text = completion.text.strip()
+    citations, repairs = parse_citations(text, kept)
+    reason: str | None = None
+    if not citations and declines(text):
+        reason = "model_declined"
+    elif not citations and deps.config.generate.require_citations:
+        reason = "uncited"
+    answer = ABSTAIN if reason == "uncited" else text
+    event = completion.event("generate", "cited").with_outcome(
+        parsed={"citations": [c.model_dump() for c in citations], "abstain_reason": reason},
+        repairs=repairs,
+        masked_sentences=masked,
+    )
+    return {
+        "answer": answer,
+        "citations": citations,
+        "abstained": reason is not None,
+        "abstain_reason": reason,
+        "history": _turns(question, answer),
+        "trace": [event],
+    }

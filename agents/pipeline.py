@@ -1,0 +1,280 @@
+"""Pipeline: the agent graph with its dependencies, chat memory and a small API.
+
+    pipe = Pipeline.from_config("rankgraph.toml")
+    answer = await pipe.ask("who founded the company?", thread_id="t1")
+    async for event in pipe.stream("and when was he born?", thread_id="t1"): ...
+
+Chat memory lives in a LangGraph sqlite checkpoint (`data_dir/threads.sqlite`),
+one thread per `thread_id`; a question without a thread id runs without memory.
+The checkpointer is opened on the first async call because aiosqlite and the
+saver bind to the running event loop; `ask_sync` keeps one private loop for that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph import StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from rankgraph.agents.answer import (
+    Answer,
+    Citation,
+    NodeFailed,
+    PipelineEvent,
+    usage_report,
+)
+from rankgraph.agents.config import PipelineConfig
+from rankgraph.agents.deps import Deps, SearchesMany
+from rankgraph.agents.graph import build_graph
+from rankgraph.agents.inputs import prepare_question
+from rankgraph.agents.state import RAGState, turn_input
+from rankgraph.aio import BackgroundLoop
+from rankgraph.config import Settings, load_settings
+from rankgraph.errors import RankgraphError
+from rankgraph.llm.client import LLMClient
+from rankgraph.rerank.base import Reranker
+from rankgraph.schema import Passage
+from rankgraph.trace import TraceEvent, Usage
+
+_STATE_TYPES = (Passage, TraceEvent, Usage, Citation)
+_QUIET_KEYS = {"trace", "history"}
+
+
+def settings_from(source: str | Path | dict[str, Any] | Settings | None) -> Settings:
+    """A path (TOML/YAML), a settings mapping (`{"pipeline": {...}, ...}`), or Settings."""
+    if isinstance(source, Settings):
+        return source
+    if isinstance(source, dict):
+        return load_settings(None, **source)
+    return load_settings(source)
+
+
+class Pipeline:
+    """Ask questions of a collection through the rewrite → … → generate graph."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        checkpoint_path: Path | None = None,
+        builder: StateGraph[RAGState, Deps, RAGState, RAGState] | None = None,
+        owns_client: bool = False,
+    ) -> None:
+        self.deps = deps
+        self.config = deps.config
+        self.builder = builder or build_graph(deps.config)
+        self._plain = self.builder.compile()
+        self._checkpoint_path = checkpoint_path
+        self._saved: CompiledStateGraph[RAGState, Deps, RAGState, RAGState] | None = None
+        self._saver: AsyncSqliteSaver | None = None
+        self._saver_loop: asyncio.AbstractEventLoop | None = None
+        self._open_lock: asyncio.Lock | None = None
+        self._background: BackgroundLoop | None = None
+        self._owns_client = owns_client
+
+    @classmethod
+    def from_config(
+        cls,
+        source: str | Path | dict[str, Any] | Settings | None = None,
+        *,
+        client: LLMClient | None = None,
+        retriever: SearchesMany | None = None,
+        reranker: Reranker | None = None,
+        builder: StateGraph[RAGState, Deps, RAGState, RAGState] | None = None,
+    ) -> Pipeline:
+        """Build the client, retriever and reranker the `[pipeline]` config names.
+
+        Pass any of them to reuse one (tests, notebooks); the rest come from settings.
+        """
+        settings = settings_from(source)
+        config = PipelineConfig.from_settings(settings)
+        owns_client = client is None
+        client = client or LLMClient.from_settings(settings)
+        if retriever is None:
+            from rankgraph.retrieval import Retriever
+
+            retriever = Retriever.from_settings(settings, collection=config.collection)
+        if reranker is None:
+            from rankgraph import rerank
+
+            reranker = rerank.build(config.rerank.method, client, **config.rerank.options)
+        deps = Deps(client=client, retriever=retriever, reranker=reranker, config=config)
+        return cls(
+            deps,
+            checkpoint_path=settings.data_dir / "threads.sqlite",
+            builder=builder,
+            owns_client=owns_client,
+        )
+
+    # -- the graph -------------------------------------------------------------------
+
+    @property
+    def graph(self) -> CompiledStateGraph[RAGState, Deps, RAGState, RAGState]:
+        """The compiled graph (with the checkpointer once a threaded run opened it)."""
+        return self._saved or self._plain
+
+    def mermaid(self) -> str:
+        return self._plain.get_graph().draw_mermaid()
+
+    async def _checkpointed(self) -> CompiledStateGraph[RAGState, Deps, RAGState, RAGState]:
+        """The graph compiled with the sqlite saver, opened on the running loop."""
+        loop = asyncio.get_running_loop()
+        if self._saver_loop is not loop:
+            self._saver_loop, self._open_lock = loop, asyncio.Lock()
+            self._saved = self._saver = None
+        assert self._open_lock is not None
+        async with self._open_lock:
+            if self._saved is None:
+                path = self._checkpoint_path or Path("threads.sqlite")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                conn = await aiosqlite.connect(str(path))
+                serde = JsonPlusSerializer(allowed_msgpack_modules=list(_STATE_TYPES))
+                self._saver = AsyncSqliteSaver(conn, serde=serde)
+                self._saved = self.builder.compile(checkpointer=self._saver)
+        return self._saved
+
+    async def history(self, thread_id: str) -> list[dict[str, str]]:
+        """The turns stored for a thread (empty for a new one)."""
+        graph = await self._checkpointed()
+        snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+        return list(snapshot.values.get("history", []))
+
+    # -- asking ----------------------------------------------------------------------
+
+    async def stream(
+        self, question: str, thread_id: str | None = None
+    ) -> AsyncIterator[PipelineEvent]:
+        """Node updates, warnings and answer tokens as they happen; the Answer last.
+
+        Raises InputError for an empty question and NodeFailed (naming the node,
+        carrying the partial trace) when a node fails, e.g. the engine is down.
+        """
+        started = time.perf_counter()
+        question, warnings = prepare_question(question, self.config.max_question_chars)
+        for warning in warnings:
+            yield PipelineEvent("warning", node=warning.node, text=warning.data["warning"])
+        graph = await self._checkpointed() if thread_id is not None else self._plain
+        run_config: dict[str, Any] = {
+            "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
+            "recursion_limit": self.config.recursion_limit(),
+        }
+        trace: list[TraceEvent] = list(warnings)
+        running: dict[str, str] = {}  # task id -> node name, for tasks not yet finished
+        failed: list[str] = []  # nodes whose task finished with an error
+        final: dict[str, Any] = {}
+        node_ms: dict[str, float] = {}
+        last = time.perf_counter()
+        try:
+            async for mode, chunk in graph.astream(
+                turn_input(question, warnings),
+                run_config,
+                context=self.deps,
+                stream_mode=["tasks", "updates", "custom", "values"],
+            ):
+                if mode == "tasks":
+                    if "result" in chunk or "error" in chunk:
+                        running.pop(chunk["id"], None)
+                        if chunk.get("error") is not None:
+                            failed.append(chunk["name"])
+                    else:
+                        running[chunk["id"]] = chunk["name"]
+                elif mode == "updates":
+                    now = time.perf_counter()
+                    for node, update in chunk.items():
+                        node_ms[node] = node_ms.get(node, 0.0) + (now - last) * 1000
+                        update = update or {}
+                        trace.extend(update.get("trace", []))
+                        yield PipelineEvent("node", node=node, data=_summary(update), update=update)
+                    last = time.perf_counter()
+                elif mode == "custom" and chunk.get("type") == "token":
+                    yield PipelineEvent("token", node=chunk.get("node"), text=chunk["text"])
+                elif mode == "values":
+                    final = chunk
+        except RankgraphError as exc:
+            node = next(iter([*failed, *running.values()]), "unknown")
+            failure = TraceEvent(node=node, kind="step", error=f"{type(exc).__name__}: {exc}")
+            raise NodeFailed(node, exc, [*trace, failure]) from exc
+        answer = _answer(final, trace, thread_id, (time.perf_counter() - started) * 1000)
+        answer.node_ms = node_ms
+        yield PipelineEvent("answer", answer=answer)
+
+    async def ask(self, question: str, thread_id: str | None = None) -> Answer:
+        """The cited answer (or an abstention) with its trace and usage."""
+        async for event in self.stream(question, thread_id):
+            if event.answer is not None:
+                return event.answer
+        raise AssertionError("stream ended without an answer")  # pragma: no cover
+
+    def ask_sync(self, question: str, thread_id: str | None = None) -> Answer:
+        """`ask` for sync callers, on one private loop kept for the pipeline's life."""
+        if self._background is None:
+            self._background = BackgroundLoop()
+        return self._background.run(self.ask(question, thread_id))
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        if self._saver is not None:
+            await self._saver.conn.close()
+            self._saver = self._saved = None
+            self._saver_loop = None
+        if self._owns_client:
+            await self.deps.client.close()
+
+    def close(self) -> None:
+        """Close the checkpoint and the client; required after `ask_sync`."""
+        if self._background is not None:
+            self._background.run(self.aclose())
+            self._background.close()
+            self._background = None
+        elif self._saver is not None or self._owns_client:
+            asyncio.run(self.aclose())
+
+    async def __aenter__(self) -> Pipeline:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _summary(update: dict[str, Any]) -> dict[str, Any]:
+    """A stream-friendly view of a node's update: passages as ids, no trace."""
+    out: dict[str, Any] = {}
+    for key, value in update.items():
+        if key in _QUIET_KEYS:
+            continue
+        if isinstance(value, list) and value and isinstance(value[0], Passage):
+            out[key] = [p.id for p in value]
+        elif isinstance(value, list) and value and isinstance(value[0], Citation):
+            out[key] = [c.model_dump() for c in value]
+        else:
+            out[key] = value
+    return out
+
+
+def _answer(
+    final: dict[str, Any], trace: list[TraceEvent], thread_id: str | None, wall_ms: float
+) -> Answer:
+    return Answer(
+        question=final.get("question", ""),
+        answer=final.get("answer", ""),
+        citations=final.get("citations", []),
+        passages=final.get("kept", []),
+        abstained=final.get("abstained", False),
+        abstain_reason=final.get("abstain_reason"),
+        queries=final.get("queries", []),
+        rounds=final.get("rounds", 0),
+        thread_id=thread_id,
+        wall_ms=wall_ms,
+        usage=usage_report(trace),
+        trace=trace,
+    )

@@ -1,0 +1,61 @@
+"""rerank: order the candidates with the configured method and keep the top-k.
+
+The method is whatever `rankgraph.rerank.build` made from the config; this node
+only asks it for an order and records how far each passage moved.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from rankgraph.agents.deps import Deps
+from rankgraph.agents.passages import ids
+from rankgraph.agents.state import RAGState
+from rankgraph.rerank.base import Budget
+from rankgraph.schema import Passage
+from rankgraph.trace import Usage, step
+
+
+def moves(before: list[Passage], after: list[Passage]) -> list[tuple[str, int, int]]:
+    """(id, old rank, new rank), 1-based, for every passage whose rank changed.
+
+    >>> a, b = Passage(id="a", text=""), Passage(id="b", text="")
+    >>> moves([a, b], [b, a])
+    [('b', 2, 1), ('a', 1, 2)]
+    """
+    old = {p.id: i for i, p in enumerate(before, start=1)}
+    return [(p.id, old[p.id], i) for i, p in enumerate(after, start=1) if old.get(p.id) != i]
+
+
+async def rerank_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    config = runtime.context.config.rerank
+    candidates = state.get("candidates", [])
+    if not candidates:
+        return {"reranked": [], "trace": [step("rerank", method="skip", reason="no candidates")]}
+    query = state.get("standalone") or state["question"]
+    budget = Budget(max_calls=config.max_calls, max_prompt_tokens=config.max_prompt_tokens)
+    started = time.perf_counter()
+    result = await runtime.context.reranker.rerank(
+        query, candidates, top_k=config.top_k, budget=budget
+    )
+    top = result.passages[: config.top_k]
+    summary = step(
+        "rerank",
+        method=result.method,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        before=ids(candidates[: config.top_k]),
+        after=ids(top),
+        moves=moves(candidates, result.passages)[:20],
+        repairs=result.repairs,
+        failures=result.failures,
+        budget_exhausted=result.budget_exhausted,
+    )
+    if not result.events:  # a method that reports only totals: keep its cost in the trace
+        summary = summary.model_copy(update={"usage": result.usage})
+    else:
+        summary = summary.model_copy(update={"usage": Usage()})
+    events = [e.model_copy(update={"node": "rerank"}) for e in result.events]
+    return {"reranked": top, "trace": [*events, summary]}

@@ -1,0 +1,148 @@
+"""rewrite: turn the user's question (plus chat history and corrective feedback)
+into the set of retrieval queries.
+
+Decontextualisation resolves follow-ups ("and when was he born?"), decomposition
+splits multi-hop questions, HyDE adds a hypothetical answer passage. Rewrites
+drift from the user's intent, so the question as asked always stays in the set.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field, create_model
+
+from rankgraph.agents.config import RewriteConfig
+from rankgraph.agents.deps import Deps
+from rankgraph.agents.state import RAGState, Turn
+from rankgraph.errors import ParseError
+from rankgraph.prompts import load_prompt
+from rankgraph.trace import step
+
+MAX_QUERY_CHARS = 500
+
+_FIELDS: dict[str, tuple[Any, str]] = {
+    "standalone": (
+        str,
+        "the question rewritten so it can be understood without the conversation, "
+        "keeping every name, date and constraint",
+    ),
+    "sub_questions": (
+        list[str],
+        "simpler questions whose answers together answer it; [] if it is already simple",
+    ),
+    "hypothetical_answer": (
+        str,
+        "a short passage, as an encyclopedia would write it, that would answer the question",
+    ),
+}
+
+
+@cache
+def reply_model(decompose: bool, expand: bool) -> type[BaseModel]:
+    """The JSON schema the LLM must fill: only the fields this config asks for."""
+    wanted = ["standalone"] + ["sub_questions"] * decompose + ["hypothetical_answer"] * expand
+    fields: dict[str, Any] = {
+        name: (_FIELDS[name][0], Field(description=_FIELDS[name][1])) for name in wanted
+    }
+    return create_model("RewriteReply", **fields)
+
+
+def needs_llm(config: RewriteConfig, history: list[Turn], feedback: str | None) -> bool:
+    """Whether a rewrite call would change anything (saves a call on plain first questions)."""
+    if config.mode == "off":
+        return False
+    if config.mode == "always":
+        return True
+    return (
+        bool(history and config.history_turns)
+        or bool(feedback)
+        or config.decompose
+        or (config.expand)
+    )
+
+
+def merge_queries(question: str, *candidates: str) -> list[str]:
+    """The question first, then each distinct non-empty rewrite, capped in length.
+
+    >>> merge_queries("who?", "Who is X?", "who?", " ", "Who is X?")
+    ['who?', 'Who is X?']
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for query in (question, *candidates):
+        query = " ".join(query.split())[:MAX_QUERY_CHARS]
+        key = query.casefold()
+        if query and key not in seen:
+            seen.add(key)
+            out.append(query)
+    return out
+
+
+def format_history(history: list[Turn], turns: int) -> str:
+    recent = history[-2 * turns :] if turns else []
+    if not recent:
+        return "(none)"
+    return "\n".join(f"{t['role'].capitalize()}: {t['content'][:600]}" for t in recent)
+
+
+def render(config: RewriteConfig, state: RAGState) -> list[dict[str, str]]:
+    model = reply_model(config.decompose, config.expand)
+    fields = "\n".join(
+        f'- "{name}": {info.description}'
+        + (f" (at most {config.max_sub_questions})" if name == "sub_questions" else "")
+        for name, info in model.model_fields.items()
+    )
+    feedback = state.get("feedback")
+    note = (
+        f"\nA previous search did not find enough: {feedback}\n"
+        "Make the standalone question a different search: other words, synonyms, "
+        "the key entity spelled out.\n"
+        if feedback
+        else ""
+    )
+    return load_prompt("rewrite").render(
+        history=format_history(state.get("history", []), config.history_turns),
+        question=state["question"],
+        feedback=note,
+        fields=fields,
+    )
+
+
+async def rewrite_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    config = runtime.context.config.rewrite
+    question = state["question"]
+    feedback = state.get("feedback")
+    if not needs_llm(config, state.get("history", []), feedback):
+        queries = merge_queries(question)
+        return {
+            "standalone": question,
+            "queries": queries,
+            "trace": [step("rewrite", method="skip", queries=queries)],
+        }
+    messages = render(config, state)
+    model = reply_model(config.decompose, config.expand)
+    client = runtime.context.client
+    try:
+        reply, completion = await client.structured(messages, model, max_tokens=config.max_tokens)
+    except ParseError as exc:
+        if config.on_parse_error == "raise":
+            raise
+        queries = merge_queries(question, state.get("standalone", ""))
+        event = step("rewrite", method="llm", queries=queries).model_copy(
+            update={"error": str(exc), "repairs": ["kept the question: reply did not parse"]}
+        )
+        return {"queries": queries, "trace": [event]}
+    parsed = reply.model_dump()
+    subs: list[str] = parsed.get("sub_questions", [])
+    repairs = [f"dropped {len(subs) - config.max_sub_questions} sub-questions over the limit"]
+    repairs = repairs if len(subs) > config.max_sub_questions else []
+    subs = subs[: config.max_sub_questions]
+    standalone = " ".join(str(parsed["standalone"]).split())[:MAX_QUERY_CHARS] or question
+    queries = merge_queries(question, standalone, *subs, parsed.get("hypothetical_answer", ""))
+    event = completion.event("rewrite", "llm").with_outcome(
+        parsed=parsed, repairs=repairs, queries=queries, feedback=feedback
+    )
+    return {"standalone": standalone, "queries": queries, "trace": [event]}

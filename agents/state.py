@@ -1,0 +1,63 @@
+"""The graph state: what each node reads and the keys it may return.
+
+Per-turn keys are reset by the pipeline's input on every question; `history`
+and `trace` accumulate with `operator.add` (history across turns of a thread,
+trace within and across turns; the pipeline slices one run's events from the
+update stream).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+from rankgraph.agents.answer import Citation
+from rankgraph.schema import Passage
+from rankgraph.trace import TraceEvent
+
+
+class Turn(TypedDict):
+    role: str  # "user" | "assistant"
+    content: str
+
+
+class RAGState(TypedDict, total=False):
+    question: str  # as asked (truncated to the budget)
+    history: Annotated[list[Turn], operator.add]
+    standalone: str  # the question rewritten to stand alone
+    queries: list[str]  # what retrieval searches for; the question is always one
+    feedback: str | None  # why the last round failed, for the corrective rewrite
+    rounds: int  # retrieval rounds done this turn
+    candidates: list[Passage]  # retrieved (and carried over) passages
+    reranked: list[Passage]  # top-k after reranking
+    scores: list[float]  # judge scores aligned with `reranked`
+    kept: list[Passage]  # what generate may cite, best first
+    passed: int  # how many passed the filter on merit (padding excluded)
+    notes: list[str]  # Chain-of-Note notes aligned with `kept`
+    answer: str
+    citations: list[Citation]
+    abstained: bool
+    abstain_reason: str | None
+    trace: Annotated[list[TraceEvent], operator.add]
+
+
+def turn_input(question: str, events: list[TraceEvent]) -> dict[str, Any]:
+    """The input of one turn: every per-turn key reset, history left to the checkpoint."""
+    return {
+        "question": question,
+        "standalone": question,
+        "queries": [],
+        "feedback": None,
+        "rounds": 0,
+        "candidates": [],
+        "reranked": [],
+        "scores": [],
+        "kept": [],
+        "passed": 0,
+        "notes": [],
+        "answer": "",
+        "citations": [],
+        "abstained": False,
+        "abstain_reason": None,
+        "trace": events,
+    }

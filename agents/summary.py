@@ -1,0 +1,107 @@
+"""A run's story in a few rich tables: queries, ranking moves, filter decisions,
+and what each node cost. Shared by `ask`, `demo` and `trace show`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from rankgraph.agents.answer import Answer
+from rankgraph.trace import TraceEvent
+
+
+def _steps(trace: list[TraceEvent], node: str) -> list[TraceEvent]:
+    return [e for e in trace if e.node == node and e.kind == "step"]
+
+
+def citations_text(answer: Answer) -> Text:
+    text = Text()
+    if answer.abstained:
+        text.append(f"(abstained: {answer.abstain_reason})\n", style="yellow")
+    for c in answer.citations:
+        text.append(f"[{c.n}] ", style="bold cyan")
+        text.append(f"{c.title or c.passage_id}", style="cyan")
+        text.append(f"  {c.source or ''} ({c.passage_id})\n", style="dim")
+    return text
+
+
+def story(answer: Answer) -> Group:
+    """Queries, rank moves, filter decisions, per-node cost."""
+    parts: list[Any] = []
+    lines = Text()
+    for warning in _steps(answer.trace, "input"):
+        lines.append(f"warning: {warning.data.get('warning')}\n", style="yellow")
+    for event in [e for e in answer.trace if e.node == "rewrite"]:
+        queries = event.data.get("queries", [])
+        lines.append(f"rewrite ({event.method}): ", style="bold")
+        lines.append(" | ".join(queries) + "\n")
+    for event in _steps(answer.trace, "retrieve"):
+        lines.append(f"retrieve round {event.data.get('round')}: ", style="bold")
+        lines.append(f"{event.data.get('found')} found, {event.data.get('carried')} carried\n")
+    for event in _steps(answer.trace, "rerank"):
+        moved = event.data.get("moves", [])
+        lines.append(f"rerank ({event.method}): ", style="bold")
+        shown = ", ".join(f"{pid} {old}→{new}" for pid, old, new in moved[:6])
+        lines.append(f"{len(moved)} moved" + (f" ({shown})" if shown else "") + "\n")
+    for event in _steps(answer.trace, "filter"):
+        lines.append(f"filter ({event.method}): ", style="bold")
+        tau = event.data.get("tau")
+        scores = event.data.get("scores", {})
+        kept = set(event.data.get("kept", []))
+        decisions = ", ".join(
+            f"{pid} {score:.2f}{'✓' if pid in kept else '✗'}" for pid, score in scores.items()
+        )
+        tau_text = f"τ={tau:.2f} " if isinstance(tau, float) else ""
+        lines.append(f"{tau_text}{decisions or ', '.join(kept)}\n")
+        if event.data.get("feedback"):
+            lines.append(f"  → corrective round: {event.data['feedback']}\n", style="yellow")
+    parts.append(lines)
+    parts.append(cost_table(answer))
+    return Group(*parts)
+
+
+def cost_table(answer: Answer) -> Table:
+    table = Table(title=f"cost ({answer.wall_ms / 1000:.1f} s wall)", show_edge=False)
+    for column in ("node", "calls", "prompt tok", "completion tok", "wall s"):
+        table.add_column(column, justify="left" if column == "node" else "right")
+    for node, usage in answer.usage.items():
+        wall = answer.node_ms.get(node)
+        table.add_row(
+            node,
+            str(usage.calls),
+            str(usage.prompt_tokens),
+            str(usage.completion_tokens),
+            f"{wall / 1000:.2f}" if wall is not None else "",
+            style="bold" if node == "total" else None,
+        )
+    return table
+
+
+def events_table(trace: list[TraceEvent]) -> Table:
+    table = Table(show_edge=False)
+    for column in ("#", "node", "method", "kind", "tokens", "ms", "outcome"):
+        table.add_column(column)
+    for i, e in enumerate(trace, start=1):
+        outcome = e.error or (repr(e.parsed)[:60] if e.parsed is not None else "")
+        if e.repairs:
+            outcome += f" repairs: {'; '.join(e.repairs)[:60]}"
+        table.add_row(
+            str(i),
+            e.node,
+            e.method or "",
+            e.kind,
+            str(e.usage.total_tokens or ""),
+            f"{e.latency_ms:.0f}",
+            outcome,
+            style="red" if e.error else None,
+        )
+    return table
+
+
+def print_answer(console: Console, answer: Answer, *, text: bool = True) -> None:
+    if text:
+        console.print(answer.answer, markup=False)
+    console.print(citations_text(answer))
