@@ -1,0 +1,23 @@
+"""Retrieval: Chroma dense search, BM25, and their fusion, over documents you index.
+
+Typical use: `store = Store.from_settings(settings)`, then
+`index_paths(store, ["docs/"])`, then `Retriever(store, settings.retrieval).search(
+"who wrote dune", k=5, mode="hybrid")`. `Retriever.from_settings` does the first step.
+"""
+
+from rankgraph.retrieval.embeddings import SentenceEmbedder
+from rankgraph.retrieval.fusion import rrf
+from rankgraph.retrieval.ingest import IngestReport, index_paths
+from rankgraph.retrieval.retriever import MODES, Mode, Retriever
+from rankgraph.retrieval.store import Store
+
+__all__ = [
+    "MODES",
+    "IngestReport",
+    "Mode",
+    "Retriever",
+    "SentenceEmbedder",
+    "Store",
+    "index_paths",
+    "rrf",
+]

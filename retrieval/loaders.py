@@ -1,0 +1,248 @@
+"""Read files into documents: .txt, .md, .html/.htm, .pdf, .jsonl.
+
+A loader yields `Document`s and `Note`s (a problem that skips part of a file, or a
+warning); it never raises for bad content, so one bad file does not stop an index run.
+Large text and JSONL files are streamed: JSONL line by line, text in segments cut at
+line breaks, so a huge file never sits in memory whole.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".jsonl"}
+_BLOCK = 1 << 20  # bytes read at a time
+_SEGMENT = 1 << 20  # characters per streamed text segment
+_SNIFF = 8192
+
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class Document:
+    """Text from one file (or one JSONL record / PDF page / segment of a big file)."""
+
+    text: str
+    title: str | None = None
+    doc_id: str | None = None
+    offset: int = 0  # character offset of `text` in the file's (decoded) text
+    metadata: dict[str, Scalar] = field(default_factory=dict)
+    position: int = 0  # bytes of the file consumed so far (for progress)
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the user should hear about; `skipped` means content was left out."""
+
+    where: str
+    message: str
+    skipped: bool = True
+
+
+Item = Document | Note
+
+
+def load(path: Path) -> Iterator[Item]:
+    """Documents and notes for one file, by suffix."""
+    suffix = path.suffix.lower()
+    try:
+        if path.stat().st_size == 0:
+            yield Note(str(path), "empty file")
+            return
+        if suffix == ".pdf":
+            yield from _load_pdf(path)
+            return
+        with path.open("rb") as fh:
+            if b"\x00" in fh.read(_SNIFF):
+                yield Note(str(path), "binary file (NUL bytes), not text")
+                return
+        if suffix == ".jsonl":
+            yield from _load_jsonl(path)
+        elif suffix in HTML_SUFFIXES:
+            yield from _load_html(path)
+        else:
+            yield from _load_text(path, markdown=suffix != ".txt")
+    except OSError as exc:
+        yield Note(str(path), f"cannot read: {exc}")
+
+
+class _Decoder:
+    """Incremental UTF-8: strict until the first bad byte, then replacing, noted once."""
+
+    def __init__(self) -> None:
+        self._dec = codecs.getincrementaldecoder("utf-8")(errors="strict")
+        self.replaced = False
+
+    def decode(self, data: bytes, final: bool = False) -> str:
+        if self.replaced:
+            return self._dec.decode(data, final)
+        pending = self._dec.getstate()[0]
+        try:
+            return self._dec.decode(data, final)
+        except UnicodeDecodeError:
+            self.replaced = True
+            self._dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            return self._dec.decode(pending + data, final)
+
+
+def _replaced_note(path: Path) -> Note:
+    return Note(str(path), "invalid UTF-8 bytes replaced with U+FFFD", skipped=False)
+
+
+def _load_text(path: Path, *, markdown: bool) -> Iterator[Item]:
+    decoder = _Decoder()
+    title = path.stem
+    buffer = ""
+    offset = 0
+    position = 0
+    any_text = False
+    with path.open("rb") as fh:
+        while True:
+            block = fh.read(_BLOCK)
+            position += len(block)
+            buffer += decoder.decode(block, final=not block)
+            if markdown and offset == 0 and title == path.stem:
+                title = _markdown_title(buffer) or title
+            while len(buffer) >= _SEGMENT or (not block and buffer):
+                cut = _cut(buffer) if block else len(buffer)
+                segment, buffer = buffer[:cut], buffer[cut:]
+                if segment.strip():
+                    any_text = True
+                    yield Document(segment, title=title, offset=offset, position=position)
+                offset += len(segment)
+            if not block:
+                break
+    if decoder.replaced:
+        yield _replaced_note(path)
+    if not any_text:
+        yield Note(str(path), "no text (only whitespace)")
+
+
+def _cut(buffer: str) -> int:
+    """Where to end a segment: the last paragraph or line break before the limit."""
+    for sep in ("\n\n", "\n", " "):
+        at = buffer.rfind(sep, 0, _SEGMENT)
+        if at > _SEGMENT // 2:
+            return at + len(sep)
+    return _SEGMENT
+
+
+def _markdown_title(text: str) -> str | None:
+    for line in text[:_SNIFF].splitlines():
+        if line.startswith("# "):
+            return line[2:].strip() or None
+    return None
+
+
+def _load_html(path: Path) -> Iterator[Item]:
+    from bs4 import BeautifulSoup
+
+    decoder = _Decoder()
+    raw = decoder.decode(path.read_bytes(), final=True)
+    soup = BeautifulSoup(raw, "html.parser")
+    for tag in soup(["script", "style", "noscript", "template"]):
+        tag.decompose()
+    title = soup.title.get_text(" ", strip=True) if soup.title else None
+    body = soup.body or soup
+    lines = (line.strip() for line in body.get_text("\n").splitlines())
+    text = "\n".join(line for line in lines if line)
+    if decoder.replaced:
+        yield _replaced_note(path)
+    if not text.strip():
+        yield Note(str(path), "no text in HTML")
+        return
+    yield Document(text, title=title or path.stem, position=path.stat().st_size)
+
+
+def _load_pdf(path: Path) -> Iterator[Item]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(path)
+        meta_title = reader.metadata.title if reader.metadata else None
+        pages = [(n, page.extract_text() or "") for n, page in enumerate(reader.pages, 1)]
+    except (PdfReadError, ValueError, KeyError) as exc:
+        yield Note(str(path), f"unreadable PDF: {exc}")
+        return
+    title = meta_title or path.stem
+    if not any(text.strip() for _, text in pages):
+        yield Note(str(path), "PDF has no extractable text (scanned?)")
+        return
+    size = path.stat().st_size
+    for number, text in pages:
+        if text.strip():
+            yield Document(text, title=title, metadata={"page": number}, position=size)
+
+
+def _load_jsonl(path: Path) -> Iterator[Item]:
+    """One document per line: {"id", "text", "title"?, ...metadata}."""
+    seen: dict[str, int] = {}
+    position = 0
+    replaced = False
+    with path.open("rb") as fh:
+        for line_no, raw in enumerate(fh, 1):
+            position += len(raw)
+            where = f"{path}:{line_no}"
+            if not raw.strip():
+                continue
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                line = raw.decode("utf-8", errors="replace")
+                replaced = True
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield Note(where, f"not JSON: {exc.msg}")
+                continue
+            if not isinstance(record, dict):
+                yield Note(where, "not a JSON object")
+                continue
+            doc_id, text = record.get("id"), record.get("text")
+            if not isinstance(doc_id, str | int) or str(doc_id) == "":
+                yield Note(where, 'missing "id"')
+                continue
+            doc_id = str(doc_id)
+            if not isinstance(text, str) or not text.strip():
+                yield Note(where, f'id {doc_id!r}: missing or empty "text"')
+                continue
+            if doc_id in seen:
+                yield Note(where, f"duplicate id {doc_id!r} (first kept, line {seen[doc_id]})")
+                continue
+            seen[doc_id] = line_no
+            title = record.get("title")
+            yield Document(
+                text,
+                title=str(title) if title else None,
+                doc_id=doc_id,
+                metadata=_metadata(record),
+                position=position,
+            )
+    if replaced:
+        yield _replaced_note(path)
+    if not seen:
+        yield Note(str(path), "no documents in JSONL")
+
+
+def _metadata(record: dict[str, Any]) -> dict[str, Scalar]:
+    """Extra JSONL keys as Chroma-storable scalars (others as JSON text)."""
+    out: dict[str, Scalar] = {}
+    for key, value in record.items():
+        if key in {"id", "text", "title"} or value is None:
+            continue
+        if isinstance(value, str | int | float | bool):
+            out[key] = value
+        else:
+            out[key] = json.dumps(value, ensure_ascii=False)
+    return out

@@ -1,0 +1,152 @@
+"""Search a `Store`: dense, BM25, or their reciprocal-rank fusion, for one or many queries.
+
+This is the interface the agents rely on: `search`, `search_many` and their async
+twins return `Passage`s with `score` set and `source`, `title`, `metadata` filled.
+Scores are cosine similarity (dense), BM25 (bm25) or the RRF score (hybrid, and any
+fusion of several queries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+from rankgraph.config import RetrievalSettings, Settings
+from rankgraph.errors import ConfigError, InputError, RetrievalError
+from rankgraph.retrieval.fusion import rrf
+from rankgraph.retrieval.store import Store
+from rankgraph.schema import Passage
+
+Mode = Literal["dense", "bm25", "hybrid"]
+MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
+Ranked = list[tuple[str, float]]
+
+
+class Retriever:
+    """Searches one collection; defaults (k, mode, fusion) come from `RetrievalSettings`."""
+
+    def __init__(self, store: Store, config: RetrievalSettings) -> None:
+        self.store = store
+        self.config = config
+
+    @classmethod
+    def from_settings(cls, settings: Settings, collection: str | None = None) -> Retriever:
+        return cls(Store.from_settings(settings, collection), settings.retrieval)
+
+    def count(self) -> int:
+        return self.store.count()
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        mode: Mode | None = None,
+        where: dict[str, Any] | None = None,
+    ) -> list[Passage]:
+        """The top-k passages for one query."""
+        return self.search_many([query], k=k, mode=mode, where=where)
+
+    def search_many(
+        self,
+        queries: Sequence[str],
+        *,
+        k: int | None = None,
+        mode: Mode | None = None,
+        where: dict[str, Any] | None = None,
+    ) -> list[Passage]:
+        """The top-k passages for several phrasings of one need, fused by RRF, deduped."""
+        if isinstance(queries, str):
+            raise InputError("search_many takes a list of queries, not a string")
+        cleaned = [q.strip() for q in queries]
+        if not cleaned or not all(cleaned):
+            raise InputError("empty query: pass a question with at least one word")
+        k = self.config.k if k is None else k
+        mode = mode or self.config.mode
+        if k < 1:
+            raise InputError(f"k must be at least 1, got {k}")
+        if mode not in MODES:
+            raise ConfigError(f"unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}")
+        if self.store.count() == 0:
+            raise RetrievalError(
+                f"collection {self.store.name!r} is empty or missing: run "
+                "`rankgraph index PATH` first"
+            )
+        ranked = self._rank(cleaned, k, mode, where)[:k]
+        found = self.store.passages([i for i, _ in ranked])
+        return [found[i].with_score(score) for i, score in ranked if i in found]
+
+    def _rank(
+        self, queries: list[str], k: int, mode: Mode, where: Mapping[str, Any] | None
+    ) -> Ranked:
+        depth = max(k, self.config.candidates) if mode == "hybrid" else k
+        lists: list[Ranked] = []
+        if mode in ("dense", "hybrid"):
+            lists += self.store.dense(queries, depth, where)
+        if mode in ("bm25", "hybrid"):
+            lists += self.store.bm25(queries, depth, where)
+        if len(lists) == 1:
+            return lists[0]
+        return rrf([[i for i, _ in ranking] for ranking in lists], self.config.rrf_k)
+
+    async def asearch(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        mode: Mode | None = None,
+        where: dict[str, Any] | None = None,
+    ) -> list[Passage]:
+        return await asyncio.to_thread(self.search, query, k=k, mode=mode, where=where)
+
+    async def asearch_many(
+        self,
+        queries: Sequence[str],
+        *,
+        k: int | None = None,
+        mode: Mode | None = None,
+        where: dict[str, Any] | None = None,
+    ) -> list[Passage]:
+        return await asyncio.to_thread(self.search_many, queries, k=k, mode=mode, where=where)
+
+    def as_langchain(self, k: int | None = None, mode: Mode | None = None) -> BaseRetriever:
+        """This retriever as a LangChain `BaseRetriever` (Documents carry id and score)."""
+        return LangchainRetriever(retriever=self, k=k, mode=mode)
+
+
+class LangchainRetriever(BaseRetriever):
+    """Adapter: LangChain's retriever interface over `Retriever`."""
+
+    retriever: Any
+    k: int | None = None
+    mode: Mode | None = None
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return [_document(p) for p in self.retriever.search(query, k=self.k, mode=self.mode)]
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        found = await self.retriever.asearch(query, k=self.k, mode=self.mode)
+        return [_document(p) for p in found]
+
+
+def _document(passage: Passage) -> Document:
+    meta = {
+        **passage.metadata,
+        "id": passage.id,
+        "score": passage.score,
+        "title": passage.title,
+        "source": passage.source,
+    }
+    return Document(page_content=passage.text, metadata=meta, id=passage.id)

@@ -1,0 +1,55 @@
+"""Shared helpers for the retrieval, ingest and eval tests.
+
+The embedding model is loaded once per test session (`shared_embedder` is cached), and
+tests copy slices of wiki-nq from ../shared/data into their own tmp data dirs.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+from pathlib import Path
+
+from rankgraph.config import Settings
+from rankgraph.retrieval import Retriever, SentenceEmbedder, Store, index_paths
+
+WIKI_NQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "wiki-nq"
+SLICE_DOCS = 200
+
+
+@functools.cache
+def shared_embedder() -> SentenceEmbedder:
+    return SentenceEmbedder()
+
+
+def make_settings(root: Path, **retrieval: object) -> Settings:
+    return Settings(data_dir=root / "data", retrieval=retrieval)
+
+
+def make_store(root: Path, name: str | None = None, **retrieval: object) -> Store:
+    return Store.from_settings(make_settings(root, **retrieval), name, embedder=shared_embedder())
+
+
+def write_corpus_slice(path: Path, n: int, start: int = 0) -> list[dict[str, str]]:
+    """The wiki-nq documents [start, start+n) as a JSONL file; returns the records."""
+    with (WIKI_NQ / "corpus.jsonl").open(encoding="utf-8") as fh:
+        lines = list(itertools.islice(fh, start, start + n))
+    path.write_text("".join(lines), encoding="utf-8")
+    return [json.loads(line) for line in lines]
+
+
+def questions_for(doc_ids: set[str]) -> list[dict[str, object]]:
+    """wiki-nq questions with at least one answer document among `doc_ids`."""
+    with (WIKI_NQ / "questions.jsonl").open(encoding="utf-8") as fh:
+        records = [json.loads(line) for line in fh]
+    return [q for q in records if doc_ids.intersection(q["answer_doc_ids"])]
+
+
+def build_wiki_slice(root: Path) -> tuple[Retriever, list[dict[str, str]]]:
+    """A store under `root` holding the first SLICE_DOCS wiki-nq documents."""
+    corpus = root / "corpus.jsonl"
+    docs = write_corpus_slice(corpus, SLICE_DOCS)
+    store = make_store(root)
+    index_paths(store, [corpus])
+    return Retriever(store, make_settings(root).retrieval), docs

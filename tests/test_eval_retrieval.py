@@ -1,0 +1,89 @@
+"""Retrieval evaluation: recall bookkeeping, index reuse, and the command's JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from rankgraph.errors import InputError
+from rankgraph.eval.retrieval import (
+    distinct_docs,
+    eval_collection_name,
+    eval_retrieval,
+    evaluate,
+    file_digest,
+    percentile,
+    recall_at,
+)
+from tests.retrieval_fixtures import make_settings, questions_for, write_corpus_slice
+
+
+def test_recall_counts_distinct_documents_not_chunks() -> None:
+    docs = distinct_docs(["a", "a", "b", "c", "b", "d"])
+    assert docs == ["a", "b", "c", "d"]
+    assert recall_at(docs, ["c"], 3) and not recall_at(docs, ["d"], 3)
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 95) == 95.0
+    assert percentile([7.0], 95) == 7.0
+
+
+def test_the_eval_collection_follows_the_corpus_content(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    write_corpus_slice(a, 3)
+    write_corpus_slice(b, 3)
+    assert eval_collection_name(file_digest(a), settings) == eval_collection_name(
+        file_digest(b), settings
+    )
+    write_corpus_slice(b, 4)
+    assert eval_collection_name(file_digest(a), settings) != eval_collection_name(
+        file_digest(b), settings
+    )
+
+
+def _fixture_files(tmp_path: Path) -> tuple[Path, Path]:
+    corpus, questions = tmp_path / "corpus.jsonl", tmp_path / "questions.jsonl"
+    docs = write_corpus_slice(corpus, 40)
+    chosen = questions_for({d["id"] for d in docs})
+    questions.write_text("".join(json.dumps(q) + "\n" for q in chosen))
+    return corpus, questions
+
+
+def test_a_second_eval_of_the_same_corpus_reuses_its_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus, questions = _fixture_files(tmp_path)
+    settings = make_settings(tmp_path)
+    first = evaluate(settings, corpus, questions, ks=(1, 5), raw_sample=8)
+    assert not first.indexing.reused and first.indexing.documents == 40
+    assert [m.mode for m in first.modes] == ["dense", "bm25", "hybrid"]
+    assert all(0.0 <= m.recall[1] <= m.recall[5] <= 1.0 for m in first.modes)
+    assert max(m.recall[5] for m in first.modes) > 0.3
+
+    # The command, on the same data dir: the index is reused, the numbers are the same.
+    monkeypatch.setenv("RANKGRAPH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    app = typer.Typer()
+    app.command()(eval_retrieval)
+    args = ["--corpus", str(corpus), "--questions", str(questions), "-k", "1", "-k", "5"]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    second = json.loads(result.stdout)
+    assert second["indexing"]["reused"] is True
+    assert second["indexing"]["collection"] == first.indexing.collection
+    assert [m["recall"] for m in second["modes"]] == [
+        {str(k): v for k, v in m.recall.items()} for m in first.modes
+    ]
+
+
+def test_eval_rejects_a_missing_corpus_with_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="corpus file not found"):
+        evaluate(make_settings(tmp_path), tmp_path / "nope.jsonl", tmp_path / "q.jsonl")

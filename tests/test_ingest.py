@@ -1,0 +1,240 @@
+"""Ingestion: loaders, chunking, and idempotent, resumable indexing into a store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rankgraph.errors import IngestError
+from rankgraph.retrieval import Retriever, Store, index_paths
+from rankgraph.retrieval.loaders import Document, Note, load
+from rankgraph.retrieval.store import Chunk
+from rankgraph.schema import Passage
+from tests.retrieval_fixtures import (
+    make_settings,
+    make_store,
+    shared_embedder,
+    write_corpus_slice,
+)
+
+
+def _tree(root: Path) -> Path:
+    src = root / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.md").write_text("# Fjords\n\nGlaciers carved the fjords of Norway.\n")
+    (src / "sub" / "b.txt").write_text("The quokka is a small marsupial from Western Australia.")
+    (src / "c.html").write_text(
+        "<html><head><title>Tea</title><script>var x = 'hidden';</script></head>"
+        "<body><h1>Tea</h1><p>Green tea is unoxidised.</p></body></html>"
+    )
+    return src
+
+
+def _pdf(text: str) -> bytes:
+    """A one-page PDF with `text` in Helvetica (enough for pypdf to extract)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
+def _passages_of(store: Store, source: Path) -> list[Passage]:
+    """The stored chunks of one file, in document order."""
+    found = store.passages(sorted(store.ids_where({"source": str(source.resolve())})))
+    return sorted(found.values(), key=lambda p: (p.metadata.get("doc_id", ""), p.metadata["start"]))
+
+
+def _sources(store: Store) -> set[str]:
+    return {Path(s).name for s in store.sources()}
+
+
+def test_reindexing_an_unchanged_tree_adds_nothing(tmp_path: Path) -> None:
+    src = _tree(tmp_path)
+    store = make_store(tmp_path)
+    first = index_paths(store, [src])
+    assert len(first.added) == 3 and first.chunks_added == 3
+    again = index_paths(store, [src])
+    assert again.added == again.updated == again.removed == ()
+    assert len(again.unchanged) == 3
+    assert again.chunks_added == again.chunks_removed == 0
+    assert store.count() == 3
+
+
+def test_a_changed_file_replaces_its_chunks(tmp_path: Path) -> None:
+    src = _tree(tmp_path)
+    store = make_store(tmp_path)
+    index_paths(store, [src])
+    note = src / "sub" / "b.txt"
+    note.write_text("The axolotl is a salamander that stays aquatic.")
+    report = index_paths(store, [src])
+    assert report.updated == (str(note.resolve()),)
+    assert report.chunks_added == 1 and report.chunks_removed == 1
+    texts = [p.text for p in _passages_of(store, note)]
+    assert texts == ["The axolotl is a salamander that stays aquatic."]
+    assert store.count() == 3
+
+
+def test_sync_drops_chunks_of_files_that_are_gone_and_plain_runs_keep_them(
+    tmp_path: Path,
+) -> None:
+    src = _tree(tmp_path)
+    store = make_store(tmp_path)
+    index_paths(store, [src])
+    (src / "a.md").unlink()
+    kept = index_paths(store, [src])
+    assert kept.removed == () and "a.md" in _sources(store)
+    synced = index_paths(store, [src], sync=True)
+    assert [Path(s).name for s in synced.removed] == ["a.md"]
+    assert _sources(store) == {"b.txt", "c.html"}
+    assert store.count() == 2
+
+
+def test_jsonl_duplicate_ids_are_reported_and_the_first_is_kept(tmp_path: Path) -> None:
+    corpus = tmp_path / "docs.jsonl"
+    rows = [
+        {"id": "x", "title": "First", "text": "The first version of x.", "topic": "t"},
+        {"id": "y", "title": "Other", "text": "Another document."},
+        {"id": "x", "title": "Second", "text": "A later duplicate of x."},
+        {"title": "No id", "text": "no id here"},
+    ]
+    corpus.write_text("\n".join(json.dumps(r) for r in rows) + "\nnot json\n")
+    store = make_store(tmp_path)
+    report = index_paths(store, [corpus])
+    reasons = dict(report.skipped)
+    assert "duplicate id 'x' (first kept, line 1)" in reasons[f"{corpus}:3"]
+    assert 'missing "id"' in reasons[f"{corpus}:4"]
+    assert "not JSON" in reasons[f"{corpus}:5"]
+    passages = [p for p in _passages_of(store, corpus) if p.metadata["doc_id"] == "x"]
+    assert [(p.title, p.text, p.metadata["topic"]) for p in passages] == [
+        ("First", "The first version of x.", "t")
+    ]
+    assert store.count() == 2
+
+
+def test_binary_and_empty_files_are_skipped_with_reasons_and_the_rest_indexed(
+    tmp_path: Path,
+) -> None:
+    src = _tree(tmp_path)
+    (src / "empty.txt").write_text("")
+    (src / "blank.md").write_text("  \n\n ")
+    (src / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (src / "data.bin").write_bytes(b"\x00\x01")
+    report = index_paths(make_store(tmp_path), [src])
+    reasons = {Path(where).name: why for where, why in report.skipped}
+    assert reasons["empty.txt"] == "empty file"
+    assert "only whitespace" in reasons["blank.md"]
+    assert "binary" in reasons["image.txt"]
+    assert "unsupported file type" in reasons["data.bin"]
+    assert len(report.added) == 3
+
+
+def test_undecodable_bytes_are_replaced_and_warned_not_skipped(tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("Café au lait in Montréal".encode("latin-1"))
+    store = make_store(tmp_path)
+    report = index_paths(store, [bad])
+    assert report.added == (str(bad.resolve()),)
+    assert report.warnings == ((str(bad), "invalid UTF-8 bytes replaced with U+FFFD"),)
+    [passage] = _passages_of(store, bad)
+    assert passage.text == "Caf\ufffd au lait in Montr\ufffdal"
+
+
+def test_a_missing_path_raises_before_anything_is_indexed(tmp_path: Path) -> None:
+    src = _tree(tmp_path)
+    store = make_store(tmp_path)
+    with pytest.raises(IngestError, match=r"path not found: .*nope"):
+        index_paths(store, [src, tmp_path / "nope"], sync=True)
+    assert store.count() == 0
+
+
+def test_html_gives_its_title_and_visible_text_and_pdf_its_pages(tmp_path: Path) -> None:
+    src = _tree(tmp_path)
+    (src / "glaciers.pdf").write_bytes(_pdf("Glaciers carve fjords in Norway."))
+    store = make_store(tmp_path)
+    index_paths(store, [src])
+    [html] = _passages_of(store, src / "c.html")
+    assert html.title == "Tea"
+    assert "Green tea is unoxidised." in html.text and "hidden" not in html.text
+    [pdf] = _passages_of(store, src / "glaciers.pdf")
+    assert pdf.text == "Glaciers carve fjords in Norway." and pdf.metadata["page"] == 1
+
+
+def test_chunks_fit_the_token_budget_and_their_offsets_point_into_the_file(
+    tmp_path: Path,
+) -> None:
+    doc = tmp_path / "long.md"
+    paragraphs = [f"Paragraph {i} is about the river number {i} and its delta." for i in range(40)]
+    doc.write_text("# Rivers\n\n" + "\n\n".join(paragraphs))
+    store = make_store(tmp_path, chunk_tokens=64, chunk_overlap=8)
+    index_paths(store, [doc], chunk_tokens=64, chunk_overlap=8)
+    chunks = _passages_of(store, doc)
+    assert len(chunks) > 5
+    text = doc.read_text()
+    for chunk in chunks:
+        assert text[chunk.metadata["start"] : chunk.metadata["end"]] == chunk.text
+        assert shared_embedder().count_tokens(chunk.text) <= 64
+        assert chunk.title == "Rivers"
+
+
+class _FailingStore(Store):
+    """A store whose second write fails, as if the process were killed mid-run."""
+
+    writes = 0
+
+    def add(self, chunks: list[Chunk]) -> None:  # type: ignore[override]
+        type(self).writes += 1
+        if type(self).writes == 2:
+            raise KeyboardInterrupt
+        super().add(chunks)
+
+
+def test_an_interrupted_run_leaves_a_usable_store_and_a_rerun_completes_it(
+    tmp_path: Path,
+) -> None:
+    corpus = tmp_path / "c.jsonl"
+    write_corpus_slice(corpus, 12)
+    settings = make_settings(tmp_path)
+    failing = _FailingStore.from_settings(settings, embedder=shared_embedder())
+    with pytest.raises(KeyboardInterrupt):
+        index_paths(failing, [corpus], write_batch=4)
+    store = make_store(tmp_path)
+    partial = store.count()
+    assert 0 < partial < 12
+    assert Retriever(store, settings.retrieval).search("music", k=2, mode="bm25")
+
+    report = index_paths(store, [corpus], write_batch=4)
+    assert report.added == (str(corpus.resolve()),)
+    assert report.chunks_added == store.count() - partial
+    assert len({p.metadata["doc_id"] for p in _passages_of(store, corpus)}) == 12
+
+
+def test_a_large_text_file_is_streamed_in_segments_with_exact_offsets(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    line = "All work and no play makes a dull index.\n"
+    big.write_text(line * 60_000)  # about 2.4 MB, more than two segments
+    items = list(load(big))
+    docs = [i for i in items if isinstance(i, Document)]
+    assert not [i for i in items if isinstance(i, Note)]
+    assert len(docs) >= 2
+    text = big.read_text()
+    assert "".join(d.text for d in docs) == text
+    assert all(text[d.offset : d.offset + len(d.text)] == d.text for d in docs)
