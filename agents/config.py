@@ -46,7 +46,7 @@ class RetrieveConfig(_Section):
 
 
 class RerankConfig(_Section):
-    method: str = "none"
+    method: str = "pointwise"
     options: dict[str, Any] = Field(default_factory=dict)
     top_k: int = Field(default=5, ge=1, le=100)
     max_calls: int | None = Field(default=None, ge=1)
@@ -92,6 +92,17 @@ class GenerateConfig(_Section):
         default=True, description="Mask instruction-like sentences inside passages."
     )
     max_passage_chars: int = Field(default=1200, ge=100)
+    check_citations: bool = Field(
+        default=True,
+        description="Drop citations the cited passage does not support; add clearly supported"
+        " ones the model left out (each change is a repair in the trace).",
+    )
+    min_support: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=1.0,
+        description="Share of a sentence's content words a passage must contain to support it.",
+    )
 
 
 class LoopConfig(_Section):

@@ -13,6 +13,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from rankgraph.agents.answer import Citation
+from rankgraph.agents.attribution import attribute
 from rankgraph.agents.deps import Deps
 from rankgraph.agents.passages import defuse, fence
 from rankgraph.agents.state import RAGState
@@ -109,7 +110,12 @@ async def generate_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, An
         messages, max_tokens=deps.config.generate.max_tokens, on_delta=on_delta
     )
     text = completion.text.strip()
+    checked: tuple[str, ...] = ()
+    if deps.config.generate.check_citations:
+        attribution = attribute(text, kept, min_support=deps.config.generate.min_support)
+        text, checked = attribution.text, attribution.repairs
     citations, repairs = parse_citations(text, kept)
+    repairs = [*checked, *repairs]
     reason: str | None = None
     if not citations and declines(text):
         reason = "model_declined"

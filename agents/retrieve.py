@@ -37,5 +37,6 @@ async def retrieve_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, An
         found=len(found),
         carried=len(candidates) - len(found),
         ids=ids(candidates),
+        titles={p.id: p.title for p in candidates if p.title},
     )
     return {"candidates": candidates, "rounds": rounds, "trace": [event]}

@@ -28,8 +28,22 @@ def citations_text(answer: Answer) -> Text:
     return text
 
 
+def _namer(answer: Answer) -> dict[str, str]:
+    """Passage id → a readable name (its title), from the retrieve steps and kept passages."""
+    names: dict[str, str] = {}
+    for event in _steps(answer.trace, "retrieve"):
+        names.update(event.data.get("titles", {}))
+    names.update({p.id: p.title for p in answer.passages if p.title})
+    return names
+
+
 def story(answer: Answer) -> Group:
     """Queries, rank moves, filter decisions, per-node cost."""
+    names = _namer(answer)
+
+    def name(pid: str) -> str:
+        return names.get(pid) or (pid if len(pid) <= 24 else pid[:12] + "…")
+
     parts: list[Any] = []
     lines = Text()
     for warning in _steps(answer.trace, "input"):
@@ -41,10 +55,10 @@ def story(answer: Answer) -> Group:
     for event in _steps(answer.trace, "retrieve"):
         lines.append(f"retrieve round {event.data.get('round')}: ", style="bold")
         lines.append(f"{event.data.get('found')} found, {event.data.get('carried')} carried\n")
-    for event in _steps(answer.trace, "rerank"):
+    for event in (e for e in _steps(answer.trace, "rerank") if "moves" in e.data):
         moved = event.data.get("moves", [])
         lines.append(f"rerank ({event.method}): ", style="bold")
-        shown = ", ".join(f"{pid} {old}→{new}" for pid, old, new in moved[:6])
+        shown = ", ".join(f"{name(pid)} {old}→{new}" for pid, old, new in moved[:6])
         lines.append(f"{len(moved)} moved" + (f" ({shown})" if shown else "") + "\n")
     for event in _steps(answer.trace, "filter"):
         lines.append(f"filter ({event.method}): ", style="bold")
@@ -52,10 +66,10 @@ def story(answer: Answer) -> Group:
         scores = event.data.get("scores", {})
         kept = set(event.data.get("kept", []))
         decisions = ", ".join(
-            f"{pid} {score:.2f}{'✓' if pid in kept else '✗'}" for pid, score in scores.items()
+            f"{name(pid)} {score:.2f}{'✓' if pid in kept else '✗'}" for pid, score in scores.items()
         )
         tau_text = f"τ={tau:.2f} " if isinstance(tau, float) else ""
-        lines.append(f"{tau_text}{decisions or ', '.join(kept)}\n")
+        lines.append(f"{tau_text}{decisions or ', '.join(map(name, kept))}\n")
         if event.data.get("feedback"):
             lines.append(f"  → corrective round: {event.data['feedback']}\n", style="yellow")
     parts.append(lines)
@@ -102,6 +116,13 @@ def events_table(trace: list[TraceEvent]) -> Table:
 
 
 def print_answer(console: Console, answer: Answer, *, text: bool = True) -> None:
+    """The answer and its citations; after a streamed reply (`text=False`), the final
+    text again only where the citation check or an abstention changed it."""
+    streamed = next(
+        (e.reply for e in answer.trace if e.node == "generate" and e.kind == "llm"), None
+    )
     if text:
         console.print(answer.answer, markup=False)
+    elif streamed is not None and streamed.strip() != answer.answer.strip():
+        console.print(Text("final: ", style="bold") + Text(answer.answer))
     console.print(citations_text(answer))

@@ -20,6 +20,7 @@ import numpy as np
 import Stemmer
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
 
 _META = "rankgraph.json"
 

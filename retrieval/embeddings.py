@@ -142,6 +142,9 @@ class SentenceEmbedder(EmbeddingFunction[Documents]):
             raise RetrievalError(
                 "dense retrieval needs sentence-transformers: pip install 'rankgraph[embed]'"
             ) from exc
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a per-load weights bar would clutter every command
         log.info("loading embedding model %s from %s", self.model_name, path)
         try:
             return SentenceTransformer(str(path), local_files_only=True)

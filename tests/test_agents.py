@@ -174,9 +174,32 @@ async def test_keep_at_least_lets_generate_answer_after_the_last_round(tmp_path:
 
 
 async def test_uncited_reply_counts_as_an_abstention(tmp_path: Path) -> None:
-    pipe = pipeline(tmp_path, FakeClient(answer="It is a framework."))
+    pipe = pipeline(
+        tmp_path, FakeClient(answer="It is a framework."), generate={"check_citations": False}
+    )
     answer = await pipe.ask("What is rankgraph?")
     assert answer.abstained and answer.abstain_reason == "uncited" and answer.answer == ABSTAIN
+    await pipe.aclose()
+
+
+async def test_unsupported_uncited_reply_stays_an_abstention_after_the_citation_check(
+    tmp_path: Path,
+) -> None:
+    pipe = pipeline(tmp_path, FakeClient(answer="The capital of Peru is Lima."))
+    answer = await pipe.ask("What is rankgraph?")
+    assert answer.abstained and answer.abstain_reason == "uncited"
+    await pipe.aclose()
+
+
+async def test_a_supported_uncited_reply_gets_its_citation_recorded_as_a_repair(
+    tmp_path: Path,
+) -> None:
+    pipe = pipeline(tmp_path, FakeClient(answer="It is a framework."))
+    answer = await pipe.ask("What is rankgraph?")
+    generate = next(e for e in answer.trace if e.node == "generate" and e.kind == "llm")
+    assert not answer.abstained
+    assert answer.citations and answer.answer.endswith(f"[{answer.citations[0].n}].")
+    assert any(r.startswith("attributed sentence 1") for r in generate.repairs)
     await pipe.aclose()
 
 
