@@ -67,7 +67,7 @@ class LLMSettings(_Section):
     max_attempts: int = 4
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 8.0
-    concurrency: int = Field(default=16, description="In-flight requests per endpoint.")
+    concurrency: int = Field(default=32, description="In-flight requests per endpoint.")
     cache: Literal["off", "read-write", "replay"] = "off"
     cache_path: Path | None = None
     max_thinking_tokens: int = 512
