@@ -307,7 +307,8 @@ def eval_answers(
         Path, typer.Option("--questions", help="Questions JSONL (question, answers, ...).")
     ],
     config: Annotated[
-        Path | None, typer.Option("--config", help="Settings file with a [pipeline] table.")
+        Path | None,
+        typer.Option("--config", help="Settings file with a pipeline table (TOML or YAML)."),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", help="First N questions.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
