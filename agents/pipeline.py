@@ -17,9 +17,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import StateGraph
@@ -163,7 +164,7 @@ class Pipeline:
         for warning in warnings:
             yield PipelineEvent("warning", node=warning.node, text=warning.data["warning"])
         graph = await self._checkpointed() if thread_id is not None else self._plain
-        run_config: dict[str, Any] = {
+        run_config: RunnableConfig = {
             "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
             "recursion_limit": self.config.recursion_limit(),
         }
@@ -173,9 +174,14 @@ class Pipeline:
         final: dict[str, Any] = {}
         node_ms: dict[str, float] = {}
         last = time.perf_counter()
+        # With a list stream_mode, astream (v1) yields (mode, chunk) pairs; its stub types
+        # each item as `dict[str, Any] | Any`, which mypy would unpack as a dict's keys.
+        mode: str
+        chunk: Any
         try:
             async for mode, chunk in graph.astream(
-                turn_input(question, warnings),
+                # turn_input builds a plain dict holding exactly RAGState's per-turn keys.
+                cast(RAGState, turn_input(question, warnings)),
                 run_config,
                 context=self.deps,
                 stream_mode=["tasks", "updates", "custom", "values"],

@@ -49,7 +49,9 @@ def convert(gguf: Path, out: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     # The weights are dequantised now; without this, save_pretrained refuses with
     # "model is quantized with gguf and is not serializable".
-    model.hf_quantizer = None
+    # PreTrainedModel sets `hf_quantizer` at load time without declaring it, so mypy
+    # types it through nn.Module.__getattr__ as `Tensor | Module`.
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     if not getattr(tokenizer, "chat_template", None):

@@ -19,10 +19,11 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import openai
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
@@ -41,6 +42,15 @@ from rankgraph.trace import TraceEvent, Usage
 Messages = list[dict[str, Any]]
 OnDelta = Callable[[str], Awaitable[None] | None]
 M = TypeVar("M", bound=BaseModel)
+
+
+def _wire_messages(messages: Messages) -> list[ChatCompletionMessageParam]:
+    """`messages` as the openai SDK types them (the same list, unchanged).
+
+    rankgraph builds plain role/content dicts, and engines accept extra keys the SDK's
+    TypedDicts do not know, so the check is left to the server rather than narrowed here.
+    """
+    return cast("list[ChatCompletionMessageParam]", messages)
 
 
 @dataclass(frozen=True)
@@ -278,7 +288,7 @@ class LLMClient:
             retries += 1
             if on_delta is None:
                 return await client.chat.completions.create(
-                    model=model, messages=messages, **params
+                    model=model, messages=_wire_messages(messages), **params
                 )
             return await self._stream(client, model, messages, params, on_delta)
 
@@ -383,7 +393,7 @@ class LLMClient:
         """Stream one completion, emitting deltas; returns a plain dict shaped like a reply."""
         stream = await client.chat.completions.create(
             model=model,
-            messages=messages,
+            messages=_wire_messages(messages),
             stream=True,
             stream_options={"include_usage": True},
             **params,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterator
+from typing import cast
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -35,11 +36,15 @@ class Chunker:
     def splitter(self) -> RecursiveCharacterTextSplitter:
         """Built on first use: it needs the model's tokenizer, which loads the model."""
         if self._splitter is None:
-            self._splitter = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-                self._embedder.model.tokenizer,
-                chunk_size=self._tokens,
-                chunk_overlap=self._overlap,
-                add_start_index=True,
+            # The classmethod returns `cls(...)` but is annotated `-> TextSplitter`.
+            self._splitter = cast(
+                RecursiveCharacterTextSplitter,
+                RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
+                    self._embedder.model.tokenizer,
+                    chunk_size=self._tokens,
+                    chunk_overlap=self._overlap,
+                    add_start_index=True,
+                ),
             )
         return self._splitter
 

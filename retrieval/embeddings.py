@@ -113,7 +113,10 @@ class SentenceEmbedder(EmbeddingFunction[Documents]):
 
     @property
     def max_tokens(self) -> int:
-        return int(self.model.max_seq_length)
+        length = self.model.max_seq_length
+        if length is None:
+            raise RetrievalError(f"embedding model {self.model_name!r} reports no max length")
+        return int(length)
 
     def count_tokens(self, text: str) -> int:
         """Length of `text` in the model's own word pieces (what chunk sizes count)."""

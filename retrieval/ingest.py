@@ -27,6 +27,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -172,7 +173,7 @@ def _index_file(
     tally: _Tally,
     write_batch: int,
     bar: Progress,
-    task: int,
+    task: TaskID,
 ) -> None:
     source = str(path.resolve())
     size = path.stat().st_size

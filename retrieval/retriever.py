@@ -89,13 +89,20 @@ class Retriever:
     ) -> Ranked:
         depth = max(k, self.config.candidates) if mode == "hybrid" else k
         lists: list[Ranked] = []
+        weights: list[float] = []
         if mode in ("dense", "hybrid"):
-            lists += self.store.dense(queries, depth, where)
+            dense = self.store.dense(queries, depth, where)
+            lists += dense
+            weights += [2 * self.config.dense_weight] * len(dense)
         if mode in ("bm25", "hybrid"):
-            lists += self.store.bm25(queries, depth, where)
+            sparse = self.store.bm25(queries, depth, where)
+            lists += sparse
+            weights += [2 * (1 - self.config.dense_weight)] * len(sparse)
         if len(lists) == 1:
             return lists[0]
-        return rrf([[i for i, _ in ranking] for ranking in lists], self.config.rrf_k)
+        if mode != "hybrid":  # several queries of one kind: plain RRF
+            weights = [1.0] * len(lists)
+        return rrf([[i for i, _ in ranking] for ranking in lists], self.config.rrf_k, weights)
 
     async def asearch(
         self,

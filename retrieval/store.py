@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 import chromadb
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Embeddable, EmbeddingFunction
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
 
@@ -58,6 +59,17 @@ class Chunk:
 
 def index_text(title: str | None, text: str) -> str:
     return f"{title}\n{text}" if title else text
+
+
+def _chroma_embedding_function(embedder: SentenceEmbedder) -> EmbeddingFunction[Embeddable]:
+    """`embedder` (the same object) typed as Chroma's client API asks for it.
+
+    Chroma types `embedding_function` as `EmbeddingFunction[Documents | Images]`, and the
+    protocol is contravariant in its input, so no text-only function satisfies it (Chroma
+    itself needs a `# type: ignore` for its own text-only default). rankgraph only ever
+    adds documents, never images, so the cast is safe.
+    """
+    return cast("EmbeddingFunction[Embeddable]", embedder)
 
 
 def chroma_client(settings: Settings) -> ClientAPI:
@@ -136,7 +148,9 @@ class Store:
     def _open(self, *, create: bool = False) -> Collection | None:
         """The collection, checked against our model; None if missing and not `create`."""
         try:
-            found = self._client.get_collection(self.name, embedding_function=self.embedder)
+            found = self._client.get_collection(
+                self.name, embedding_function=_chroma_embedding_function(self.embedder)
+            )
         except NotFoundError:
             found = None
         except ValueError as exc:  # e.g. the collection persists another embedding function
@@ -149,7 +163,7 @@ class Store:
                 return None
             return self._client.create_collection(
                 self.name,
-                embedding_function=self.embedder,
+                embedding_function=_chroma_embedding_function(self.embedder),
                 configuration={"hnsw": {"space": "cosine"}},
                 metadata={
                     MODEL_KEY: self.embedder.model_name,

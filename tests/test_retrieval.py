@@ -53,16 +53,20 @@ def test_passages_carry_score_source_title_and_doc_id(wiki_slice: Slice) -> None
     assert {"start", "end", "topic"} <= set(top[0].metadata)
 
 
-def test_hybrid_returns_the_union_of_dense_and_bm25_ordered_by_rrf(wiki_slice: Slice) -> None:
+def test_hybrid_returns_the_union_of_dense_and_bm25_ordered_by_weighted_rrf(
+    wiki_slice: Slice,
+) -> None:
     retriever, _ = wiki_slice
     query = "ancient Greek tragedy by Euripides"
     depth = retriever.config.candidates
     dense = [p.id for p in retriever.search(query, k=depth, mode="dense")]
     bm25 = [p.id for p in retriever.search(query, k=depth, mode="bm25")]
-    expected = rrf([dense, bm25], retriever.config.rrf_k)
-    hybrid = retriever.search(query, k=len(expected), mode="hybrid")
+    w = retriever.config.dense_weight
+    expected = rrf([dense, bm25], retriever.config.rrf_k, weights=[2 * w, 2 * (1 - w)])[:depth]
+    hybrid = retriever.search(query, k=depth, mode="hybrid")  # fuses lists `depth` deep
     assert [p.id for p in hybrid] == [i for i, _ in expected]
-    assert {p.id for p in hybrid} == set(dense) | set(bm25)
+    assert {p.id for p in hybrid} <= set(dense) | set(bm25)
+    assert set(dense[:10]) | set(bm25[:3]) <= {p.id for p in hybrid}
     assert [p.score for p in hybrid] == pytest.approx([s for _, s in expected])
 
 
