@@ -66,11 +66,16 @@ def parse_options(items: list[str] | None) -> dict[str, Any]:
 
 
 def _coerce(raw: str) -> Any:
+    """JSON values (`20`, `0.5`, `true`, `null`, `[1,2]`), else the text itself.
+
+    `none` stays the string "none": it is a real option value (`fusion=none`).
+
+    >>> [_coerce(v) for v in ("20", "True", "null", "none", "zscore")]
+    [20, True, None, 'none', 'zscore']
+    """
     lowered = raw.lower()
     if lowered in {"true", "false"}:
         return lowered == "true"
-    if lowered in {"none", "null"}:
-        return None
     try:
         return json.loads(raw)
     except ValueError:
