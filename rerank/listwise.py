@@ -19,7 +19,7 @@ from rankgraph.rerank.fusion import FUSION_MODES, FusionMode
 from rankgraph.rerank.options import between, choice
 from rankgraph.rerank.permutation import is_identity, parse_permutation
 from rankgraph.rerank.run import QueryRun
-from rankgraph.rerank.window_rank import slide
+from rankgraph.rerank.window_rank import rerank_sliding
 from rankgraph.schema import Passage
 
 
@@ -58,12 +58,7 @@ class ListwiseReranker:
         top_k: int | None = None,
         budget: Budget | None = None,
     ) -> RerankResult:
-        run = QueryRun(self.client, self.name, budget)
-        cfg = self.config
-        order = await slide(self, run, query, passages, cfg.window, cfg.stride)
-        return run.result(
-            query, passages, order, fusion=cfg.fusion, fusion_weight=cfg.fusion_weight
-        )
+        return await rerank_sliding(self, query, passages, budget)
 
     async def rank_window(
         self, run: QueryRun, query: str, passages: Sequence[Passage]

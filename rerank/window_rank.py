@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from rankgraph.llm.client import LLMClient
+from rankgraph.rerank.base import Budget, RerankResult
+from rankgraph.rerank.fusion import FusionMode
 from rankgraph.rerank.run import QueryRun
 from rankgraph.rerank.windows import windows
 from rankgraph.schema import Passage
@@ -50,3 +53,35 @@ async def slide(
         if local is not None:
             order[window] = [part[j] for j in local]
     return order
+
+
+class SlidingConfig(Protocol):
+    @property
+    def window(self) -> int: ...
+    @property
+    def stride(self) -> int: ...
+    @property
+    def fusion(self) -> FusionMode: ...
+    @property
+    def fusion_weight(self) -> float: ...
+
+
+class SlidingRanker(WindowRanker, Protocol):
+    """A window ranker that reranks a whole list by one sliding pass."""
+
+    name: str
+
+    @property
+    def client(self) -> LLMClient: ...
+    @property
+    def config(self) -> SlidingConfig: ...
+
+
+async def rerank_sliding(
+    ranker: SlidingRanker, query: str, passages: Sequence[Passage], budget: Budget | None
+) -> RerankResult:
+    """`Reranker.rerank` for listwise and FIRST: one sliding pass, then optional fusion."""
+    cfg = ranker.config
+    run = QueryRun(ranker.client, ranker.name, budget)
+    order = await slide(ranker, run, query, passages, cfg.window, cfg.stride)
+    return run.result(query, passages, order, fusion=cfg.fusion, fusion_weight=cfg.fusion_weight)
