@@ -4,6 +4,7 @@ tiny model proves the plumbing, not answer quality."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from rankgraph.agents import Pipeline
 from rankgraph.config import Settings
+from rankgraph.engine import EngineState
 from rankgraph.llm import LLMClient
 from rankgraph.retrieval import Store, index_paths
 
@@ -41,7 +43,9 @@ PIPELINE: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def rag_settings(engine_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def rag_settings(
+    engine: EngineState, engine_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     corpus = tmp_path_factory.mktemp("agents-corpus")
     for name, text in DOCS.items():
         (corpus / name).write_text(text, encoding="utf-8")
@@ -115,9 +119,7 @@ async def test_planted_instruction_does_not_hijack_the_answer(
     assert "PWNED" not in answer.answer.upper()
 
 
-def test_ask_json_prints_the_answer_document(rag_settings: Settings, tmp_path: Path) -> None:
-    from rankgraph.cli import app
-
+def _cli_config(rag_settings: Settings, tmp_path: Path) -> Path:
     config = tmp_path / "rankgraph.toml"
     config.write_text(
         f'data_dir = "{rag_settings.data_dir}"\ncache_dir = "{rag_settings.cache_dir}"\n'
@@ -125,6 +127,36 @@ def test_ask_json_prints_the_answer_document(rag_settings: Settings, tmp_path: P
         "[pipeline]\n" + f'collection = "{COLLECTION}"\n'
         '[pipeline.filter]\nmode = "off"\n[pipeline.generate]\nmax_tokens = 32\n'
     )
+    return config
+
+
+def test_chat_answers_each_line_in_one_thread_until_an_empty_line(
+    rag_settings: Settings, tmp_path: Path
+) -> None:
+    from rankgraph.cli import app
+
+    config = _cli_config(rag_settings, tmp_path)
+    lines = "Who designed the Analytical Engine?\n   \nnever asked\n"
+    result = CliRunner().invoke(
+        app, ["chat", "--config", str(config), "--thread", "t-chat"], input=lines
+    )
+    assert result.exit_code == 0, result.output
+    assert "thread t-chat" in result.stdout
+    assert result.stdout.count("you>") == 2  # the blank second line ends the chat
+
+    async def stored_turns() -> list[dict[str, str]]:
+        async with Pipeline.from_config(rag_settings) as pipe:
+            return await pipe.history("t-chat")
+
+    turns = asyncio.run(stored_turns())
+    assert [t["role"] for t in turns] == ["user", "assistant"]
+    assert turns[0]["content"] == "Who designed the Analytical Engine?"
+
+
+def test_ask_json_prints_the_answer_document(rag_settings: Settings, tmp_path: Path) -> None:
+    from rankgraph.cli import app
+
+    config = _cli_config(rag_settings, tmp_path)
     trace = tmp_path / "run.json"
     result = CliRunner().invoke(
         app,
