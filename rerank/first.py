@@ -19,9 +19,9 @@ from rankgraph.llm.client import LLMClient
 from rankgraph.prompts import load_prompt
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.rerank.format import fenced_list
-from rankgraph.rerank.fusion import FUSION_MODES, FusionMode
+from rankgraph.rerank.fusion import FusionMode
 from rankgraph.rerank.labels import TOP_LOGPROBS, label_key, label_logprobs, letters, unseen
-from rankgraph.rerank.options import between, choice
+from rankgraph.rerank.options import between, fusion_options
 from rankgraph.rerank.run import QueryRun
 from rankgraph.rerank.window_rank import rerank_sliding
 from rankgraph.schema import Passage
@@ -38,8 +38,7 @@ class FirstConfig:
     def __post_init__(self) -> None:
         between("first", "window", self.window, 2, TOP_LOGPROBS)
         between("first", "stride", self.stride, 1, self.window)
-        choice("first", "fusion", self.fusion, FUSION_MODES)
-        between("first", "fusion_weight", self.fusion_weight, 0.0, 1.0)
+        fusion_options("first", self.fusion, self.fusion_weight)
 
 
 def order_from_logprobs(logprobs: Sequence[float]) -> list[int]:

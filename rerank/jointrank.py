@@ -19,9 +19,9 @@ from rankgraph.llm.client import LLMClient
 from rankgraph.rerank.aggregate import add_ranking, empty, pagerank, win_rate
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.rerank.first import FirstConfig, FirstReranker
-from rankgraph.rerank.fusion import FUSION_MODES, FusionMode
+from rankgraph.rerank.fusion import FusionMode
 from rankgraph.rerank.listwise import ListwiseConfig, ListwiseReranker
-from rankgraph.rerank.options import between, choice
+from rankgraph.rerank.options import between, choice, fusion_options
 from rankgraph.rerank.run import QueryRun
 from rankgraph.rerank.window_rank import WindowRanker
 from rankgraph.rerank.windows import blocks
@@ -44,8 +44,7 @@ class JointRankConfig:
         between("jointrank", "block_size", self.block_size, 2, 20)
         between("jointrank", "replicas", self.replicas, 1, 20)
         choice("jointrank", "aggregate", self.aggregate, ("winrate", "pagerank"))
-        choice("jointrank", "fusion", self.fusion, FUSION_MODES)
-        between("jointrank", "fusion_weight", self.fusion_weight, 0.0, 1.0)
+        fusion_options("jointrank", self.fusion, self.fusion_weight)
 
 
 class JointRankReranker:

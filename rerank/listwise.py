@@ -15,8 +15,8 @@ from rankgraph.llm.client import LLMClient
 from rankgraph.prompts import load_prompt
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.rerank.format import fenced_list
-from rankgraph.rerank.fusion import FUSION_MODES, FusionMode
-from rankgraph.rerank.options import between, choice
+from rankgraph.rerank.fusion import FusionMode
+from rankgraph.rerank.options import between, fusion_options
 from rankgraph.rerank.permutation import is_identity, parse_permutation
 from rankgraph.rerank.run import QueryRun
 from rankgraph.rerank.window_rank import rerank_sliding
@@ -36,8 +36,7 @@ class ListwiseConfig:
     def __post_init__(self) -> None:
         between("listwise", "window", self.window, 2, 100)
         between("listwise", "stride", self.stride, 1, self.window)
-        choice("listwise", "fusion", self.fusion, FUSION_MODES)
-        between("listwise", "fusion_weight", self.fusion_weight, 0.0, 1.0)
+        fusion_options("listwise", self.fusion, self.fusion_weight)
 
 
 class ListwiseReranker:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from rankgraph.errors import ConfigError
+from rankgraph.rerank.fusion import FUSION_MODES
 
 C = TypeVar("C")
 
@@ -26,6 +27,12 @@ def choice(method: str, name: str, value: object, allowed: Iterable[object]) -> 
 def between(method: str, name: str, value: float, low: float, high: float) -> None:
     if not low <= value <= high:
         raise ConfigError(f"{method}: {name}={value!r} must be between {low} and {high}")
+
+
+def fusion_options(method: str, fusion: str, weight: float) -> None:
+    """The first-stage fusion pair every scoring method accepts."""
+    choice(method, "fusion", fusion, FUSION_MODES)
+    between(method, "fusion_weight", weight, 0.0, 1.0)
 
 
 def make_config(method: str, cls: type[C], options: Mapping[str, Any]) -> C:

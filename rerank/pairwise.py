@@ -21,10 +21,10 @@ from rankgraph.llm.client import LLMClient
 from rankgraph.prompts import load_prompt
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.rerank.format import fenced_list
-from rankgraph.rerank.fusion import FUSION_MODES, FusionMode
+from rankgraph.rerank.fusion import FusionMode
 from rankgraph.rerank.heap import heap_top_k
 from rankgraph.rerank.labels import TOP_LOGPROBS, label_logprobs, softmax, unseen
-from rankgraph.rerank.options import between, choice
+from rankgraph.rerank.options import between, choice, fusion_options
 from rankgraph.rerank.run import QueryRun
 from rankgraph.schema import Passage
 
@@ -41,8 +41,7 @@ class PairwiseConfig:
     def __post_init__(self) -> None:
         choice("pairwise", "variant", self.variant, ("allpairs", "heapsort", "sliding"))
         between("pairwise", "k", self.k, 1, 10_000)
-        choice("pairwise", "fusion", self.fusion, FUSION_MODES)
-        between("pairwise", "fusion_weight", self.fusion_weight, 0.0, 1.0)
+        fusion_options("pairwise", self.fusion, self.fusion_weight)
 
 
 def preference(p_first: float | None, p_second: float | None, *, soft: bool) -> float | None:

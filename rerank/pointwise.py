@@ -20,7 +20,7 @@ from rankgraph.llm.client import Completion, LLMClient
 from rankgraph.prompts import load_prompt
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.rerank.format import fenced
-from rankgraph.rerank.fusion import FUSION_MODES, FusionMode
+from rankgraph.rerank.fusion import FusionMode
 from rankgraph.rerank.labels import (
     TOP_LOGPROBS,
     answer_token,
@@ -28,7 +28,7 @@ from rankgraph.rerank.labels import (
     softmax,
     unseen,
 )
-from rankgraph.rerank.options import between, choice
+from rankgraph.rerank.options import between, choice, fusion_options
 from rankgraph.rerank.run import QueryRun, order_by_scores
 from rankgraph.schema import Passage
 
@@ -49,8 +49,7 @@ class PointwiseConfig:
     def __post_init__(self) -> None:
         choice("pointwise", "variant", self.variant, LABELS)
         choice("pointwise", "layout", self.layout, ("query_first", "passage_first"))
-        choice("pointwise", "fusion", self.fusion, FUSION_MODES)
-        between("pointwise", "fusion_weight", self.fusion_weight, 0.0, 1.0)
+        fusion_options("pointwise", self.fusion, self.fusion_weight)
         between("pointwise", "max_thinking_tokens", self.max_thinking_tokens, 1, 32768)
 
     @property

@@ -15,10 +15,10 @@ from rankgraph.llm.client import LLMClient
 from rankgraph.prompts import load_prompt
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.rerank.format import fenced_list
-from rankgraph.rerank.fusion import FUSION_MODES, FusionMode
+from rankgraph.rerank.fusion import FusionMode
 from rankgraph.rerank.heap import heap_top_k
 from rankgraph.rerank.labels import TOP_LOGPROBS, label_logprobs, letters, softmax, unseen
-from rankgraph.rerank.options import between, choice
+from rankgraph.rerank.options import between, fusion_options
 from rankgraph.rerank.run import QueryRun
 from rankgraph.schema import Passage
 
@@ -34,8 +34,7 @@ class SetwiseConfig:
     def __post_init__(self) -> None:
         between("setwise", "set_size", self.set_size, 2, TOP_LOGPROBS)
         between("setwise", "k", self.k, 1, 10_000)
-        choice("setwise", "fusion", self.fusion, FUSION_MODES)
-        between("setwise", "fusion_weight", self.fusion_weight, 0.0, 1.0)
+        fusion_options("setwise", self.fusion, self.fusion_weight)
 
 
 class SetwiseReranker:
