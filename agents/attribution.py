@@ -33,6 +33,15 @@ _STOP = frozenset(
 )
 
 
+def cited_numbers(text: str) -> list[int]:
+    """Every `[n]` / `[n, m]` citation number in the text, in order, repeats kept.
+
+    >>> cited_numbers("A [2]. B [1; 3] [2].")
+    [2, 1, 3, 2]
+    """
+    return [int(n) for m in _CITE.finditer(text) for n in re.split(r"[,;]", m.group(1))]
+
+
 @dataclass(frozen=True)
 class Attribution:
     text: str  # the answer with citations added or removed
@@ -74,12 +83,7 @@ def attribute(text: str, kept: Sequence[Passage], *, min_support: float = 0.6) -
     repairs: list[str] = []
     out: list[str] = []
     for i, sentence in enumerate(_SENTENCES.split(text.strip()), start=1):
-        cited = [
-            int(n)
-            for match in _CITE.finditer(sentence)
-            for n in re.split(r"[,;]", match.group(1))
-            if 1 <= int(n) <= len(kept)
-        ]
+        cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(kept)]
         if cited:
             if max(support(sentence, kept[n - 1]) for n in cited) >= min_support / 2:
                 out.append(sentence)

@@ -7,13 +7,12 @@ reply with no valid citation (when citations are required) or the model's own
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from rankgraph.agents.answer import Citation
-from rankgraph.agents.attribution import attribute
+from rankgraph.agents.attribution import attribute, cited_numbers
 from rankgraph.agents.deps import Deps
 from rankgraph.agents.passages import defuse, fence
 from rankgraph.agents.state import RAGState
@@ -22,7 +21,6 @@ from rankgraph.schema import Passage
 from rankgraph.trace import step
 
 ABSTAIN = "I don't know: the documents do not contain the answer."
-_CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _DECLINES = ("i don't know", "i do not know", "do not contain the answer", "cannot answer")
 
 
@@ -37,15 +35,13 @@ def parse_citations(text: str, kept: list[Passage]) -> tuple[list[Citation], lis
     citations: list[Citation] = []
     repairs: list[str] = []
     seen: set[int] = set()
-    for match in _CITE.finditer(text):
-        for raw in re.split(r"[,;]", match.group(1)):
-            n = int(raw)
-            if not 1 <= n <= len(kept):
-                repairs.append(f"dropped citation [{n}]: only {len(kept)} passages")
-            elif n not in seen:
-                seen.add(n)
-                p = kept[n - 1]
-                citations.append(Citation(n=n, passage_id=p.id, title=p.title, source=p.source))
+    for n in cited_numbers(text):
+        if not 1 <= n <= len(kept):
+            repairs.append(f"dropped citation [{n}]: only {len(kept)} passages")
+        elif n not in seen:
+            seen.add(n)
+            p = kept[n - 1]
+            citations.append(Citation(n=n, passage_id=p.id, title=p.title, source=p.source))
     return citations, repairs
 
 
