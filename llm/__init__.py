@@ -1,6 +1,17 @@
-"""The LLM client: the only module that talks to the engine."""
+"""The LLM layer: the `ChatClient` protocol, its reply types, and `LLMClient`, the only
+code that talks to the engine."""
 
 from rankgraph.llm.cache import ResponseCache
-from rankgraph.llm.client import Completion, LabelLogprobs, LLMClient, TokenLogprob
+from rankgraph.llm.client import LLMClient
+from rankgraph.llm.completion import Completion, LabelLogprobs, Messages, TokenLogprob
+from rankgraph.llm.protocol import ChatClient
 
-__all__ = ["Completion", "LLMClient", "LabelLogprobs", "ResponseCache", "TokenLogprob"]
+__all__ = [
+    "ChatClient",
+    "Completion",
+    "LLMClient",
+    "LabelLogprobs",
+    "Messages",
+    "ResponseCache",
+    "TokenLogprob",
+]

@@ -15,10 +15,9 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import openai
@@ -36,11 +35,11 @@ from tenacity import (
 from rankgraph.config import LLMSettings, Settings
 from rankgraph.errors import CacheMiss, LLMResponseError, LLMUnavailable, ParseError
 from rankgraph.llm.cache import ResponseCache, cache_key
+from rankgraph.llm.completion import Completion, LabelLogprobs, Messages, OnDelta
+from rankgraph.llm.labels import TOP_LOGPROBS
 from rankgraph.llm.reasoning import split_reasoning
-from rankgraph.trace import TraceEvent, Usage
+from rankgraph.llm.replies import from_cache, from_reply, with_retries
 
-Messages = list[dict[str, Any]]
-OnDelta = Callable[[str], Awaitable[None] | None]
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -51,79 +50,6 @@ def _wire_messages(messages: Messages) -> list[ChatCompletionMessageParam]:
     TypedDicts do not know, so the check is left to the server rather than narrowed here.
     """
     return cast("list[ChatCompletionMessageParam]", messages)
-
-
-@dataclass(frozen=True)
-class TokenLogprob:
-    token: str
-    logprob: float
-    top: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One reply, with everything a trace needs."""
-
-    text: str
-    reasoning: str | None
-    finish_reason: str | None
-    usage: Usage
-    model: str
-    base_url: str
-    messages: Messages
-    request: dict[str, Any]
-    logprobs: tuple[TokenLogprob, ...] = ()
-    texts: tuple[str, ...] = ()
-    cached: bool = False
-
-    def event(self, node: str, method: str | None = None) -> TraceEvent:
-        """This call as a trace event; the caller adds what it parsed with `with_outcome`."""
-        return TraceEvent(
-            node=node,
-            method=method,
-            messages=self.messages,
-            request=self.request,
-            reply=self.text,
-            reasoning=self.reasoning,
-            usage=self.usage,
-            latency_ms=self.usage.latency_ms,
-            attempt=self.usage.retries + 1,
-            cached=self.cached,
-            data={"finish_reason": self.finish_reason, "base_url": self.base_url},
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "reasoning": self.reasoning,
-            "finish_reason": self.finish_reason,
-            "prompt_tokens": self.usage.prompt_tokens,
-            "completion_tokens": self.usage.completion_tokens,
-            "logprobs": [[t.token, t.logprob, t.top] for t in self.logprobs],
-            "texts": list(self.texts),
-        }
-
-
-@dataclass(frozen=True)
-class LabelLogprobs:
-    """First-token log-probabilities of a fixed set of labels (e.g. "Yes"/"No", "A".."T")."""
-
-    logprobs: dict[str, float]  # -inf where the label was not among the top tokens
-    completion: Completion
-
-    def probabilities(self) -> dict[str, float]:
-        """Softmax over the labels alone; uniform when none was seen."""
-        finite = [v for v in self.logprobs.values() if v > -math.inf]
-        if not finite:
-            return {k: 1.0 / len(self.logprobs) for k in self.logprobs}
-        top = max(finite)
-        weights = {k: math.exp(v - top) if v > -math.inf else 0.0 for k, v in self.logprobs.items()}
-        total = sum(weights.values())
-        return {k: w / total for k, w in weights.items()}
-
-    @property
-    def seen(self) -> int:
-        return sum(v > -math.inf for v in self.logprobs.values())
 
 
 @dataclass
@@ -142,10 +68,6 @@ def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIConnectionError | openai.APITimeoutError | openai.RateLimitError):
         return True
     return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
-
-
-def _label_key(token: str) -> str:
-    return token.strip().lstrip("▁Ġ").strip()
 
 
 class LLMClient:
@@ -270,7 +192,7 @@ class LLMClient:
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                completion = self._from_cache(hit, model, messages, params)
+                completion = from_cache(hit, model, messages, params)
                 if on_delta is not None:
                     await _emit(on_delta, completion.text)
                 return completion
@@ -294,8 +216,8 @@ class LLMClient:
 
         response, base_url = await self._call_with_url(create)
         latency_ms = (time.perf_counter() - started) * 1000
-        completion = self._parse(response, model, base_url, messages, params, latency_ms)
-        completion = _with_retries(completion, retries - 1)
+        completion = from_reply(response, model, base_url, messages, params, latency_ms)
+        completion = with_retries(completion, retries - 1)
         if top_logprobs and not completion.logprobs:
             raise LLMResponseError(
                 f"{base_url} returned no logprobs though top_logprobs={top_logprobs} was "
@@ -306,23 +228,19 @@ class LLMClient:
         return completion
 
     async def label_logprobs(
-        self, messages: Messages, labels: Sequence[str], *, top_logprobs: int = 20, **kw: Any
+        self,
+        messages: Messages,
+        labels: Sequence[str],
+        *,
+        top_logprobs: int = TOP_LOGPROBS,
+        **kw: Any,
     ) -> LabelLogprobs:
-        """Log-probability of each label as the first generated token.
+        """Log-probability of each label at the first token that carries text.
 
-        Tokens that differ only by leading space or marker (" Yes", "Yes", "▁Yes")
-        are pooled with log-sum-exp. A label absent from the top tokens gets -inf.
+        Read by `rankgraph.llm.labels`, the one label reader every judge and ranker uses.
         """
         completion = await self.complete(messages, max_tokens=1, top_logprobs=top_logprobs, **kw)
-        first = completion.logprobs[0]
-        pooled: dict[str, list[float]] = {label: [] for label in labels}
-        for token, logprob in first.top.items():
-            label = _label_key(token)
-            if label in pooled:
-                pooled[label].append(logprob)
-        return LabelLogprobs(
-            logprobs={k: _logsumexp(v) for k, v in pooled.items()}, completion=completion
-        )
+        return LabelLogprobs.read(completion, labels)
 
     async def structured(
         self, messages: Messages, schema: type[M], *, max_tokens: int = 512, **kw: Any
@@ -449,118 +367,6 @@ class LLMClient:
                 f"{last_url} rejected the request ({exc.status_code}): {exc.message}"
             ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _parse(
-        self,
-        response: Any,
-        model: str,
-        base_url: str,
-        messages: Messages,
-        params: dict[str, Any],
-        latency_ms: float,
-    ) -> Completion:
-        request = _request_record(params)
-        if isinstance(response, dict):  # a streamed reply
-            usage = response["usage"]
-            text, inline = split_reasoning(response["text"])
-            return Completion(
-                text=text,
-                reasoning=inline,
-                finish_reason=response["finish_reason"],
-                usage=Usage(
-                    calls=1,
-                    prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                    completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-                    latency_ms=latency_ms,
-                ),
-                model=model,
-                base_url=base_url,
-                messages=messages,
-                request=request,
-                texts=(text,),
-            )
-        if not response.choices:
-            raise LLMResponseError(f"{base_url} returned no choices")
-        texts: list[str] = []
-        reasoning: str | None = None
-        for choice in response.choices:
-            raw = choice.message.content or ""
-            extra = choice.message.model_extra or {}
-            native = extra.get("reasoning_content") or extra.get("reasoning")
-            text, inline = split_reasoning(raw)
-            texts.append(text)
-            if choice.index == 0:
-                reasoning = native or inline
-        first = response.choices[0]
-        logprobs: tuple[TokenLogprob, ...] = ()
-        if first.logprobs is not None and first.logprobs.content:
-            logprobs = tuple(
-                TokenLogprob(
-                    token=item.token,
-                    logprob=item.logprob,
-                    top={t.token: t.logprob for t in item.top_logprobs or []},
-                )
-                for item in first.logprobs.content
-            )
-        usage = response.usage
-        return Completion(
-            text=texts[0],
-            reasoning=reasoning,
-            finish_reason=first.finish_reason,
-            usage=Usage(
-                calls=1,
-                prompt_tokens=usage.prompt_tokens if usage else 0,
-                completion_tokens=usage.completion_tokens if usage else 0,
-                latency_ms=latency_ms,
-            ),
-            model=model,
-            base_url=base_url,
-            messages=messages,
-            request=request,
-            logprobs=logprobs,
-            texts=tuple(texts),
-        )
-
-    def _from_cache(
-        self, hit: dict[str, Any], model: str, messages: Messages, params: dict[str, Any]
-    ) -> Completion:
-        return Completion(
-            text=hit["text"],
-            reasoning=hit["reasoning"],
-            finish_reason=hit["finish_reason"],
-            usage=Usage(
-                calls=1,
-                prompt_tokens=hit["prompt_tokens"],
-                completion_tokens=hit["completion_tokens"],
-                cached_calls=1,
-            ),
-            model=model,
-            base_url="cache",
-            messages=messages,
-            request=_request_record(params),
-            logprobs=tuple(TokenLogprob(t, lp, top) for t, lp, top in hit["logprobs"]),
-            texts=tuple(hit["texts"]),
-            cached=True,
-        )
-
-
-def _request_record(params: dict[str, Any]) -> dict[str, Any]:
-    record = {k: v for k, v in params.items() if k != "extra_body"}
-    record.update(params.get("extra_body", {}))
-    return record
-
-
-def _with_retries(completion: Completion, retries: int) -> Completion:
-    if retries <= 0:
-        return completion
-    return replace(completion, usage=completion.usage.model_copy(update={"retries": retries}))
-
-
-def _logsumexp(values: list[float]) -> float:
-    if not values:
-        return -math.inf
-    top = max(values)
-    return top + math.log(sum(math.exp(v - top) for v in values))
 
 
 async def _emit(on_delta: OnDelta, text: str) -> None:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from rankgraph.errors import ConfigError
-from rankgraph.llm.client import LLMClient
+from rankgraph.llm.protocol import ChatClient
 from rankgraph.rerank.base import Budget, Reranker, RerankResult
 from rankgraph.rerank.first import FirstConfig, FirstReranker
 from rankgraph.rerank.identity import IdentityConfig, IdentityReranker
@@ -48,7 +48,7 @@ METHODS: Mapping[str, Method] = MappingProxyType(
 )
 
 
-def build(method: str, client: LLMClient, **options: Any) -> Reranker:
+def build(method: str, client: ChatClient, **options: Any) -> Reranker:
     """The reranker called `method`, configured by `options` (its config's fields)."""
     entry = METHODS.get(method)
     if entry is None:

@@ -32,6 +32,10 @@ class RerankResult(BaseModel):
     repairs: int = 0  # parse repairs across all calls (never silent)
     failures: int = 0  # calls that failed after retries; their window kept its prior order
     budget_exhausted: bool = False
+    # A judge's calibrated relevance per passage id (before any fusion), and the
+    # judge prompt that produced it; None for methods that only order.
+    relevance: dict[str, float] | None = None
+    judge: str | None = None
 
 
 @runtime_checkable

@@ -15,12 +15,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rankgraph.llm.client import LLMClient
+from rankgraph.llm.labels import TOP_LOGPROBS, label_key, label_logprobs, letters, unseen
+from rankgraph.llm.protocol import ChatClient
 from rankgraph.prompts import load_prompt
+from rankgraph.prompts.passages import fenced_list
 from rankgraph.rerank.base import Budget, RerankResult
-from rankgraph.rerank.format import fenced_list
 from rankgraph.rerank.fusion import FusionMode
-from rankgraph.rerank.labels import TOP_LOGPROBS, label_key, label_logprobs, letters, unseen
 from rankgraph.rerank.options import between, fusion_options
 from rankgraph.rerank.run import QueryRun
 from rankgraph.rerank.window_rank import rerank_sliding
@@ -55,7 +55,7 @@ class FirstReranker:
 
     name = "first"
 
-    def __init__(self, client: LLMClient, config: FirstConfig | None = None) -> None:
+    def __init__(self, client: ChatClient, config: FirstConfig | None = None) -> None:
         self.client = client
         self.config = config or FirstConfig()
         self.max_window = self.config.window

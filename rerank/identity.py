@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rankgraph.llm.client import LLMClient
+from rankgraph.llm.protocol import ChatClient
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.rerank.run import QueryRun
 from rankgraph.schema import Passage
@@ -21,7 +21,7 @@ class IdentityReranker:
 
     name = "none"
 
-    def __init__(self, client: LLMClient | None = None, config: IdentityConfig | None = None):
+    def __init__(self, client: ChatClient | None = None, config: IdentityConfig | None = None):
         self.client = client
         self.config = config or IdentityConfig()
 

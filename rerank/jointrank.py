@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rankgraph.llm.client import LLMClient
+from rankgraph.llm.protocol import ChatClient
 from rankgraph.rerank.aggregate import add_ranking, empty, pagerank, win_rate
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.rerank.first import FirstConfig, FirstReranker
@@ -52,7 +52,7 @@ class JointRankReranker:
 
     name = "jointrank"
 
-    def __init__(self, client: LLMClient, config: JointRankConfig | None = None) -> None:
+    def __init__(self, client: ChatClient, config: JointRankConfig | None = None) -> None:
         self.client = client
         self.config = cfg = config or JointRankConfig()
         self.ranker: WindowRanker

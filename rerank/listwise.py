@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rankgraph.llm.client import LLMClient
+from rankgraph.llm.protocol import ChatClient
 from rankgraph.prompts import load_prompt
+from rankgraph.prompts.passages import fenced_list
 from rankgraph.rerank.base import Budget, RerankResult
-from rankgraph.rerank.format import fenced_list
 from rankgraph.rerank.fusion import FusionMode
 from rankgraph.rerank.options import between, fusion_options
 from rankgraph.rerank.permutation import is_identity, parse_permutation
@@ -44,7 +44,7 @@ class ListwiseReranker:
 
     name = "listwise"
 
-    def __init__(self, client: LLMClient, config: ListwiseConfig | None = None) -> None:
+    def __init__(self, client: ChatClient, config: ListwiseConfig | None = None) -> None:
         self.client = client
         self.config = config or ListwiseConfig()
         self.max_window = self.config.window

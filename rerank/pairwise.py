@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rankgraph.llm.client import LLMClient
+from rankgraph.llm.labels import TOP_LOGPROBS, label_logprobs, softmax, unseen
+from rankgraph.llm.protocol import ChatClient
 from rankgraph.prompts import load_prompt
+from rankgraph.prompts.passages import fenced_list
 from rankgraph.rerank.base import Budget, RerankResult
-from rankgraph.rerank.format import fenced_list
 from rankgraph.rerank.fusion import FusionMode
 from rankgraph.rerank.heap import heap_top_k
-from rankgraph.rerank.labels import TOP_LOGPROBS, label_logprobs, softmax, unseen
 from rankgraph.rerank.options import between, choice, fusion_options
 from rankgraph.rerank.run import QueryRun
 from rankgraph.schema import Passage
@@ -69,7 +69,7 @@ class PairwiseReranker:
 
     name = "pairwise"
 
-    def __init__(self, client: LLMClient, config: PairwiseConfig | None = None) -> None:
+    def __init__(self, client: ChatClient, config: PairwiseConfig | None = None) -> None:
         self.client = client
         self.config = config or PairwiseConfig()
 

@@ -1,11 +1,15 @@
-"""Pointwise relevance: one call per candidate, score read from the label logprobs.
+"""Pointwise relevance — rankgraph's one relevance judge: one call per candidate,
+score read from the label logprobs.
 
 `yesno` scores P(Yes) normalised over Yes/No; `graded` the expected grade over
 0–3, divided by 3. All candidates are scored concurrently (the client bounds
-the concurrency). The prompt layout is an option: instructions + query first
-lets the engine share a cached prefix across candidates, but ENGINE.md found
-"passage then query" ranks better with Qwen-0.5B. With `reasoning=True` the
-model thinks first (capped), then answers; the reasoning stays in the trace.
+the concurrency). The prompt is a `prompts/judge_*.md` file: `judge` names a
+yes/no one ("answers": does the passage answer the query?, "relevant",
+"useful"); without it the variant and layout pick one (instructions + query
+first lets the engine share a cached prefix, "passage then query" ranks better
+with Qwen-0.5B). The filter agent judges with this same class, so a score means
+the same thing in both places. With `reasoning=True` the model thinks first
+(capped), then answers; the reasoning stays in the trace.
 """
 
 from __future__ import annotations
@@ -16,21 +20,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rankgraph.llm.client import Completion, LLMClient
-from rankgraph.prompts import load_prompt
-from rankgraph.rerank.base import Budget, RerankResult
-from rankgraph.rerank.format import fenced
-from rankgraph.rerank.fusion import FusionMode
-from rankgraph.rerank.labels import (
+from rankgraph.errors import ConfigError, PromptError
+from rankgraph.llm.completion import Completion
+from rankgraph.llm.labels import (
     TOP_LOGPROBS,
     answer_token,
     label_logprobs,
     softmax,
     unseen,
 )
+from rankgraph.llm.protocol import ChatClient
+from rankgraph.prompts import load_prompt
+from rankgraph.prompts.passages import fenced
+from rankgraph.rerank.base import Budget, RerankResult
+from rankgraph.rerank.fusion import FusionMode
 from rankgraph.rerank.options import between, choice, fusion_options
-from rankgraph.rerank.run import QueryRun, order_by_scores
+from rankgraph.rerank.run import NODE, QueryRun, order_by_scores
 from rankgraph.schema import Passage
+from rankgraph.trace import step
 
 LABELS = {"yesno": ("Yes", "No"), "graded": ("0", "1", "2", "3")}
 _WORD = re.compile(r"\b(yes|no|[0-3])\b", re.IGNORECASE)
@@ -40,22 +47,41 @@ _WORD = re.compile(r"\b(yes|no|[0-3])\b", re.IGNORECASE)
 class PointwiseConfig:
     variant: Literal["yesno", "graded"] = "yesno"
     layout: Literal["query_first", "passage_first"] = "passage_first"
+    judge: str | None = None
     reasoning: bool = False
     max_thinking_tokens: int = 256
     max_words: int = 120
     fusion: FusionMode = "zscore"
     fusion_weight: float = 0.5
+    stop_at: float | None = None
+    batch: int = 5
 
     def __post_init__(self) -> None:
         choice("pointwise", "variant", self.variant, LABELS)
+        between("pointwise", "batch", self.batch, 1, 1000)
+        if self.stop_at is not None:
+            between("pointwise", "stop_at", self.stop_at, 0.0, 1.0)
         choice("pointwise", "layout", self.layout, ("query_first", "passage_first"))
         fusion_options("pointwise", self.fusion, self.fusion_weight)
         between("pointwise", "max_thinking_tokens", self.max_thinking_tokens, 1, 32768)
+        if self.judge is not None:
+            if self.variant != "yesno" or self.reasoning:
+                raise ConfigError(
+                    "pointwise option judge= names a yes/no prompt: use it with "
+                    "variant='yesno' and reasoning=false"
+                )
+            try:
+                load_prompt(self.prompt)
+            except PromptError as exc:
+                raise ConfigError(f"pointwise option judge={self.judge!r}: {exc}") from exc
 
     @property
     def prompt(self) -> str:
+        """The `prompts/judge_*.md` file this config scores with."""
+        if self.judge is not None:
+            return f"judge_{self.judge}"
         layout = "reasoning" if self.reasoning else self.layout
-        return f"rerank_pointwise_{self.variant}_{layout}"
+        return f"judge_{self.variant}_{layout}"
 
 
 def score_from(probabilities: dict[str, float], variant: str) -> float:
@@ -89,7 +115,7 @@ class PointwiseReranker:
 
     name = "pointwise"
 
-    def __init__(self, client: LLMClient, config: PointwiseConfig | None = None) -> None:
+    def __init__(self, client: ChatClient, config: PointwiseConfig | None = None) -> None:
         self.client = client
         self.config = config or PointwiseConfig()
 
@@ -102,19 +128,61 @@ class PointwiseReranker:
         budget: Budget | None = None,
     ) -> RerankResult:
         run = QueryRun(self.client, self.name, budget)
-        scores = await asyncio.gather(*(self._score(run, query, p) for p in passages))
-        order = order_by_scores(scores)
-        filled = [s if s is not None else 0.0 for s in scores]
-        if any(s is None for s in scores):  # unscored passages: no fusion over made-up scores
-            return run.result(query, passages, order)
-        return run.result(
-            query,
-            passages,
-            order,
-            filled,
-            fusion=self.config.fusion,
-            fusion_weight=self.config.fusion_weight,
-        )
+        scores = await self._judge_down(run, query, passages)
+        judged = [s for s in scores if s is not None]
+        relevance = {p.id: s for p, s in zip(passages, scores, strict=True) if s is not None}
+        m = len(judged)
+        if run.failures or run.exhausted or m < 2 or any(s is None for s in scores[:m]):
+            # unscored passages keep their slots; no fusion over made-up scores
+            result = run.result(query, passages, order_by_scores(scores))
+        else:
+            # the judged head (all, or the batches before an early exit) reorders among
+            # its own slots, fused with its first-stage scores; the rest stays below
+            fused = run.result(
+                query,
+                passages[:m],
+                order_by_scores(judged),
+                judged,
+                fusion=self.config.fusion,
+                fusion_weight=self.config.fusion_weight,
+            )
+            result = fused.model_copy(
+                update={
+                    "passages": [*fused.passages, *passages[m:]],
+                    "order": [*fused.order, *range(m, len(passages))],
+                }
+            )
+        return result.model_copy(update={"relevance": relevance, "judge": self.config.prompt})
+
+    async def _judge_down(
+        self, run: QueryRun, query: str, passages: Sequence[Passage]
+    ) -> list[float | None]:
+        """Scores for every passage — or, with `stop_at`, for batches down the
+        first-stage order until one passage clears it (adaptive depth: a confident
+        find early saves the calls below it; the trace says how many)."""
+        cfg = self.config
+        if cfg.stop_at is None:
+            return list(await asyncio.gather(*(self._score(run, query, p) for p in passages)))
+        scores: list[float | None] = [None] * len(passages)
+        for start in range(0, len(passages), cfg.batch):
+            batch = passages[start : start + cfg.batch]
+            got = await asyncio.gather(*(self._score(run, query, p) for p in batch))
+            scores[start : start + len(batch)] = got
+            if any(s is not None and s >= cfg.stop_at for s in got):
+                saved = len(passages) - start - len(batch)
+                if saved:
+                    run.events.append(
+                        step(
+                            NODE,
+                            method=self.name,
+                            early_exit=True,
+                            judged=start + len(batch),
+                            saved_calls=saved,
+                            reason=f"a passage scored >= stop_at={cfg.stop_at}",
+                        )
+                    )
+                break
+        return scores
 
     async def _score(self, run: QueryRun, query: str, passage: Passage) -> float | None:
         cfg = self.config

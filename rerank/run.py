@@ -20,7 +20,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rankgraph.errors import LLMResponseError, LLMUnavailable
-from rankgraph.llm.client import Completion, LLMClient, Messages
+from rankgraph.llm.completion import Completion, Messages
+from rankgraph.llm.protocol import ChatClient
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.rerank.fusion import FusionMode, first_stage_scores, fuse
 from rankgraph.schema import Passage
@@ -34,7 +35,7 @@ NODE = "rerank"
 class QueryRun:
     """Budget, events, repairs and failures of one query's reranking."""
 
-    def __init__(self, client: LLMClient, method: str, budget: Budget | None) -> None:
+    def __init__(self, client: ChatClient, method: str, budget: Budget | None) -> None:
         self.client = client
         self.method = method
         self.budget = budget or Budget()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from rankgraph.llm.client import LLMClient
+from rankgraph.llm.protocol import ChatClient
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.rerank.fusion import FusionMode
 from rankgraph.rerank.run import QueryRun
@@ -72,7 +72,7 @@ class SlidingRanker(WindowRanker, Protocol):
     name: str
 
     @property
-    def client(self) -> LLMClient: ...
+    def client(self) -> ChatClient: ...
     @property
     def config(self) -> SlidingConfig: ...
 

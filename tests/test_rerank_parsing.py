@@ -7,13 +7,13 @@ import math
 
 import pytest
 
-from rankgraph.llm.client import TokenLogprob
+from rankgraph.llm.completion import TokenLogprob
+from rankgraph.llm.labels import answer_token, label_key, label_logprobs, letters, softmax
 from rankgraph.prompts import load_prompt
+from rankgraph.prompts.passages import fenced
 from rankgraph.rerank.aggregate import add_ranking, empty, pagerank, win_rate
 from rankgraph.rerank.first import order_from_logprobs
-from rankgraph.rerank.format import fenced
 from rankgraph.rerank.fusion import fuse, ranks
-from rankgraph.rerank.labels import answer_token, label_key, label_logprobs, letters, softmax
 from rankgraph.rerank.pairwise import preference
 from rankgraph.rerank.permutation import is_identity, parse_permutation
 from rankgraph.rerank.pointwise import label_from_text, score_from
@@ -230,12 +230,12 @@ def test_win_rate_and_pagerank_recover_a_consistent_ranking_from_blocks() -> Non
 # -- prompts -----------------------------------------------------------------------------------
 
 PROMPTS = {
-    "rerank_pointwise_yesno_query_first": {"query": "q", "passage": "P"},
-    "rerank_pointwise_yesno_passage_first": {"query": "q", "passage": "P"},
-    "rerank_pointwise_graded_query_first": {"query": "q", "passage": "P"},
-    "rerank_pointwise_graded_passage_first": {"query": "q", "passage": "P"},
-    "rerank_pointwise_yesno_reasoning": {"query": "q", "passage": "P"},
-    "rerank_pointwise_graded_reasoning": {"query": "q", "passage": "P"},
+    "judge_yesno_query_first": {"query": "q", "passage": "P"},
+    "judge_yesno_passage_first": {"query": "q", "passage": "P"},
+    "judge_graded_query_first": {"query": "q", "passage": "P"},
+    "judge_graded_passage_first": {"query": "q", "passage": "P"},
+    "judge_yesno_reasoning": {"query": "q", "passage": "P"},
+    "judge_graded_reasoning": {"query": "q", "passage": "P"},
     "rerank_listwise": {"query": "q", "n": 2, "passages": "P"},
     "rerank_listwise_reasoning": {"query": "q", "n": 2, "passages": "P"},
     "rerank_first": {"query": "q", "n": 2, "passages": "P"},
@@ -254,8 +254,8 @@ def test_every_rerank_prompt_fences_passages_as_data_and_shows_no_answer_example
 
 
 def test_query_first_layout_puts_the_shared_prefix_before_the_passage() -> None:
-    q_first = load_prompt("rerank_pointwise_yesno_query_first").render(query="QQ", passage="PP")
-    p_first = load_prompt("rerank_pointwise_yesno_passage_first").render(query="QQ", passage="PP")
+    q_first = load_prompt("judge_yesno_query_first").render(query="QQ", passage="PP")
+    p_first = load_prompt("judge_yesno_passage_first").render(query="QQ", passage="PP")
     assert q_first[-1]["content"].index("QQ") < q_first[-1]["content"].index("PP")
     assert p_first[-1]["content"].index("PP") < p_first[-1]["content"].index("QQ")
 

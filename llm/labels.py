@@ -1,17 +1,20 @@
-"""Read label probabilities from the first generated token's top logprobs.
+"""The one label reader: label probabilities from a generated token's top logprobs.
 
-Why our own reader rather than `LLMClient.label_logprobs`: the rankers need to
-pool the surface forms small models produce for one label (" Yes", "yes",
-"[A", "A]") and to say which labels were never seen, so the caller can count
-that as a repair instead of treating a missing label as a confident zero.
+Every judge and ranker reads labels here, so the same logprobs always give the
+same probabilities. It pools the surface forms small models produce for one
+label (" Yes", "yes", "[A", "A]") with log-sum-exp and says which labels were
+never seen, so the caller can count that as a repair instead of treating a
+missing label as a confident zero.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from rankgraph.llm.client import TokenLogprob
+if TYPE_CHECKING:
+    from rankgraph.llm.completion import TokenLogprob
 
 TOP_LOGPROBS = 20  # vLLM's default cap (--max-logprobs); FIRST needs one per window slot
 _STRIP = " \t\n▁Ġ[]()<>\"'*:.,>"
