@@ -16,17 +16,18 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-import rankgraph
 from rankgraph.agents.answer import Answer, NodeFailed
 from rankgraph.agents.pipeline import Pipeline
 from rankgraph.agents.summary import events_table, print_answer, story
 from rankgraph.config import Settings, load_settings
+from rankgraph.demo import Sample
 from rankgraph.errors import InputError, RankgraphError
+from rankgraph.eval.qa_scoring import contains_answer
 from rankgraph.trace import TraceEvent
 
 T = TypeVar("T")
-DEMO_QUESTION = "How does rankgraph's filter decide which passages to keep?"
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="A TOML or YAML settings file.", show_default=False)
@@ -77,8 +78,8 @@ async def _answer(
     async for event in pipe.stream(question, thread):
         if event.type == "warning":
             Console(stderr=True).print(f"warning: {event.text}", style="yellow")
-        elif event.type == "token" and stream:
-            console.print(event.text or "", end="", markup=False, highlight=False)
+        elif event.type == "token" and stream:  # a draft: the citation check may change it
+            console.print(event.text or "", end="", markup=False, highlight=False, style="dim")
         elif event.answer is not None:
             answer = event.answer
     assert answer is not None
@@ -165,16 +166,11 @@ def chat(
     _run(_chat(_settings(config, collection), thread or uuid.uuid4().hex[:8]))
 
 
-def docs_dir() -> Path:
-    """The project's own documentation, the demo's default corpus."""
-    return Path(rankgraph.__file__).resolve().parent / "docs"
-
-
-async def _demo(settings: Settings, corpus: Path, question: str) -> None:
+async def _index_demo(settings: Settings, corpus: Path, console: Console) -> Settings:
+    """Start the engine if needed, index `corpus`; the settings pointed at its collection."""
     from rankgraph.engine import ensure_running
     from rankgraph.retrieval import Store, index_paths
 
-    console = Console()
     with console.status("starting the engine (first start takes a minute)…"):
         state, started = await asyncio.to_thread(ensure_running, settings)
     console.print(f"engine {state.model} at {state.base_url}" + (" (started)" if started else ""))
@@ -189,12 +185,43 @@ async def _demo(settings: Settings, corpus: Path, question: str) -> None:
         f"indexed {report.documents} documents into {collection!r} "
         f"({report.total_chunks} chunks, {report.seconds:.1f} s)"
     )
-    console.print(f"\n[bold]Q:[/bold] {question}")
+    return settings
+
+
+async def _demo(
+    settings: Settings, corpus: Path, questions: list[Sample], json_out: bool
+) -> list[dict[str, object]]:
+    """Ask every sample question; print each cited answer and its short trace."""
+    console = Console(stderr=json_out)
+    settings = await _index_demo(settings, corpus, console)
+    results: list[dict[str, object]] = []
     async with Pipeline.from_config(settings) as pipe:
-        console.print("[bold]A:[/bold] ", end="")
-        answer = await _answer(pipe, question, None, True, console)
-    print_answer(console, answer, text=False)
-    console.print(story(answer))
+        for sample in questions:
+            console.print(Text("\nQ: ", style="bold") + Text(sample.question))
+            with console.status("answering…"):
+                answer = await _answer(pipe, sample.question, None, False, console)
+            console.print(Text("A: ", style="bold") + Text(answer.answer))
+            print_answer(console, answer, text=False)
+            if not json_out:
+                console.print(story(answer))
+            results.append(
+                {
+                    "question": sample.question,
+                    "expected": sample.expected,
+                    "answer": answer.answer,
+                    "citations": [c.model_dump() for c in answer.citations],
+                    "abstained": answer.abstained,
+                }
+            )
+    expected = [r for r, s in zip(results, questions, strict=True) if s.expected]
+    if expected:
+        hits = sum(
+            contains_answer(str(r["answer"]), s.answers) and not r["abstained"]
+            for r, s in zip(results, questions, strict=True)
+            if s.expected
+        )
+        console.print(f"\n{hits} of {len(expected)} answers contain the expected answer")
+    return results
 
 
 def _slug(path: Path) -> str:
@@ -203,13 +230,27 @@ def _slug(path: Path) -> str:
 
 def demo(
     corpus: Annotated[
-        Path | None, typer.Option("--corpus", help="Files to index instead of rankgraph's docs.")
+        Path | None,
+        typer.Option("--corpus", help="Files to index instead of the sample corpus."),
     ] = None,
-    question: Annotated[str | None, typer.Option("--question", "-q", help="Ask this.")] = None,
+    question: Annotated[
+        list[str] | None, typer.Option("--question", "-q", help="Ask this instead; repeat.")
+    ] = None,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print [{question, expected, answer, citations, abstained}] as JSON."
+        ),
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Start the engine, index a corpus, answer a sample question and show the trace."""
-    _run(_demo(_settings(config), corpus or docs_dir(), question or DEMO_QUESTION))
+    """Start the engine, index the sample corpus, answer its questions with citations and traces."""
+    from rankgraph import demo as sample
+
+    asked = [Sample(q, "", ()) for q in question] if question else sample.samples()
+    results = _run(_demo(_settings(config), corpus or sample.corpus_path(), asked, json_out))
+    if json_out:
+        sys.stdout.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 
 
 def trace_show(

@@ -46,8 +46,16 @@ class RetrieveConfig(_Section):
 
 
 class RerankConfig(_Section):
+    """Reorder the first `depth` candidates with an LLM method; keep the top-k.
+
+    Candidates below `depth` follow in retrieval order, so depth bounds the calls
+    (pointwise: one per candidate) and the rest still reach the top-k when the
+    judge demotes everything above them.
+    """
+
     method: str = "pointwise"
     options: dict[str, Any] = Field(default_factory=dict)
+    depth: int | None = Field(default=None, ge=1, le=1000, description="None: every candidate.")
     top_k: int = Field(default=5, ge=1, le=100)
     max_calls: int | None = Field(default=None, ge=1)
     max_prompt_tokens: int | None = Field(default=None, ge=1)
@@ -56,17 +64,25 @@ class RerankConfig(_Section):
 class FilterConfig(_Section):
     """LLM relevance judges (MAIN-RAG) on the reranked top-k.
 
+    Each judge is a yes/no `prompts/judge_<name>.md` prompt scored by the pointwise
+    judge (P(Yes)); a (judge, passage) pair already scored this turn — by the
+    reranker, say — is reused, not asked again.
     fixed: keep P(Yes) ≥ threshold; adaptive: keep score ≥ mean − n_sigma·σ.
-    `keep_at_least` pads the kept set with the best-scored rejects so generate
-    always sees something; the corrective loop counts only true survivors.
+    `min_score` is an absolute floor under either rule: a passage the judges give
+    less is never kept, so a question with no relevant passage ends in an
+    abstention without a generate call. `keep_at_least` pads the kept set with the
+    best-scored rejects above that floor; the corrective loop counts only true
+    survivors.
     """
 
     mode: Literal["off", "fixed", "adaptive"] = "adaptive"
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     n_sigma: float = Field(default=0.5, ge=0.0, le=3.0)
-    judges: list[str] = Field(default_factory=lambda: ["filter_relevant"], min_length=1)
+    min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    judges: list[str] = Field(default_factory=lambda: ["answers"], min_length=1)
     consensus: Literal["mean", "majority"] = "mean"
     keep_at_least: int = Field(default=1, ge=0)
+    max_words: int = Field(default=120, ge=10, description="Passage words a judge reads.")
     notes: bool = Field(default=False, description="Chain-of-Note reading notes.")
     note_max_tokens: int = Field(default=96, ge=16)
 
@@ -74,24 +90,23 @@ class FilterConfig(_Section):
     @classmethod
     def _judge_prompts_exist(cls, judges: list[str]) -> list[str]:
         for name in judges:
-            if not name.startswith("filter_"):
-                raise ValueError(f"judge prompt {name!r} must be a prompts/filter_*.md file")
             try:
-                load_prompt(name)
+                load_prompt(f"judge_{name}")
             except PromptError as exc:
-                raise ValueError(str(exc)) from exc
+                raise ValueError(f"judge {name!r}: {exc}") from exc
         return judges
 
 
 class GenerateConfig(_Section):
+    """The cited answer. `short`: the answer itself, a few words, with its citation
+    (what factoid QA and EM/F1 expect); `full`: one to three cited sentences."""
+
+    style: Literal["short", "full"] = "full"
     max_tokens: int = Field(default=256, ge=16)
     require_citations: bool = Field(
         default=True, description="An answer citing no kept passage counts as an abstention."
     )
-    redact_instructions: bool = Field(
-        default=True, description="Mask instruction-like sentences inside passages."
-    )
-    max_passage_chars: int = Field(default=1200, ge=100)
+    max_passage_words: int = Field(default=200, ge=20)
     check_citations: bool = Field(
         default=True,
         description="Drop citations the cited passage does not support; add clearly supported"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from rankgraph.agents.config import PipelineConfig
-from rankgraph.llm.client import LLMClient
+from rankgraph.llm.protocol import ChatClient
 from rankgraph.rerank.base import Reranker
 from rankgraph.schema import Passage
 
@@ -31,7 +31,7 @@ class SearchesMany(Protocol):
 
 @dataclass(frozen=True)
 class Deps:
-    client: LLMClient
+    client: ChatClient
     retriever: SearchesMany
     reranker: Reranker
     config: PipelineConfig

@@ -1,10 +1,12 @@
 """filter: LLM judges decide which reranked passages generate may use (MAIN-RAG).
 
-Each judge prompt gives P(Yes) for "is this passage relevant?" from the first
-token's logprobs. Scores are pooled across judges (mean, or a majority vote of
-per-judge decisions); the keep threshold is fixed or adapts per query as
-τ = mean − n·σ, so an easy query keeps many passages and a hard one few.
-The node also writes the corrective feedback the router acts on.
+Each judge is the pointwise relevance judge (`rankgraph.rerank.pointwise`) with
+a yes/no prompt, so P(Yes) here means what it means in reranking; scores the
+reranker already produced for the same prompt and query are reused, never asked
+again. Scores are pooled across judges (mean, or a majority vote of per-judge
+decisions); the keep threshold is fixed or adapts per query as τ = mean − n·σ,
+so an easy query keeps many passages and a hard one few, and `min_score` is an
+absolute floor. The node also writes the corrective feedback the router acts on.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from langgraph.runtime import Runtime
 
 from rankgraph.agents.config import FilterConfig, PipelineConfig
 from rankgraph.agents.deps import Deps
-from rankgraph.agents.passages import ids, one
-from rankgraph.agents.state import RAGState
-from rankgraph.prompts import load_prompt
+from rankgraph.agents.passages import ids
+from rankgraph.agents.state import RAGState, judge_key
+from rankgraph.errors import LLMUnavailable
+from rankgraph.rerank.pointwise import PointwiseConfig, PointwiseReranker
 from rankgraph.schema import Passage
 from rankgraph.trace import TraceEvent, step
 
@@ -66,14 +69,28 @@ def pool(
 
 
 def select(
-    passages: Sequence[Passage], scores: Sequence[float], mask: Sequence[bool], keep_at_least: int
+    passages: Sequence[Passage],
+    scores: Sequence[float],
+    mask: Sequence[bool],
+    keep_at_least: int,
+    min_score: float = 0.0,
 ) -> tuple[list[Passage], int]:
-    """Passages that passed, in rank order, padded with the best-scored rejects.
+    """Passages that passed, in rank order, padded with the best-scored rejects;
+    nothing scored under `min_score` is kept either way.
 
     Returns (kept, how many passed on merit).
+
+    >>> ps = [Passage(id=i, text="") for i in "abc"]
+    >>> [p.id for p in select(ps, [0.9, 0.2, 0.5], [True, False, False], 2)[0]]
+    ['a', 'c']
+    >>> select(ps, [0.1, 0.2, 0.05], [True, True, False], 1, min_score=0.3)
+    ([], 0)
     """
-    passed = [i for i, ok in enumerate(mask) if ok]
-    rejects = sorted((i for i, ok in enumerate(mask) if not ok), key=lambda i: -scores[i])
+    floor = min_score - _TOLERANCE
+    passed = [i for i, ok in enumerate(mask) if ok and scores[i] >= floor]
+    rejects = sorted(
+        (i for i, ok in enumerate(mask) if not ok and scores[i] >= floor), key=lambda i: -scores[i]
+    )
     pad = rejects[: max(0, keep_at_least - len(passed))]
     chosen = sorted(passed + pad)
     return [passages[i] for i in chosen], len(passed)
@@ -93,17 +110,23 @@ def corrective_feedback(state: RAGState, passed: int, config: PipelineConfig) ->
     )
 
 
-async def _judge(
-    deps: Deps, judge: str, question: str, passage: Passage
-) -> tuple[float, TraceEvent]:
-    messages = load_prompt(judge).render(question=question, passage=one(passage))
-    labels = await deps.client.label_logprobs(messages, ["Yes", "No"])
-    p_yes = labels.probabilities()["Yes"]
-    repairs = [] if labels.seen else ["neither Yes nor No among the top tokens: P(Yes)=0.5"]
-    event = labels.completion.event("filter", judge).with_outcome(
-        parsed=p_yes, repairs=repairs, passage_id=passage.id
-    )
-    return p_yes, event
+async def _scores(
+    deps: Deps, judge: str, question: str, passages: list[Passage], known: dict[str, float]
+) -> tuple[dict[str, float], list[TraceEvent]]:
+    """One judge's P(Yes) for every passage: known scores reused, the rest asked."""
+    todo = [p for p in passages if p.id not in known]
+    if not todo:
+        return known, []
+    config = PointwiseConfig(judge=judge, fusion="none", max_words=deps.config.filter.max_words)
+    result = await PointwiseReranker(deps.client, config).rerank(question, todo)
+    events = [e.model_copy(update={"node": "filter"}) for e in result.events]
+    if result.failures or result.relevance is None or len(result.relevance) < len(todo):
+        errors = [e.error for e in result.events if e.error]
+        raise LLMUnavailable(
+            f"filter judge {judge!r}: {result.failures} of {len(todo)} calls failed"
+            + (f" ({errors[0]})" if errors else "")
+        )
+    return {**known, **result.relevance}, events
 
 
 async def filter_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]:
@@ -122,28 +145,38 @@ async def filter_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
             "trace": [event],
         }
     question = state.get("standalone") or state["question"]
+    judged = dict(state.get("judged", {}))
+    keys = [judge_key(PointwiseConfig(judge=j).prompt, question) for j in config.judges]
+    reused = sum(p.id in judged.get(k, {}) for k in keys for p in reranked)
     results = await asyncio.gather(
-        *(_judge(deps, judge, question, p) for judge in config.judges for p in reranked)
+        *(
+            _scores(deps, judge, question, reranked, judged.get(key, {}))
+            for judge, key in zip(config.judges, keys, strict=True)
+        )
     )
-    n = len(reranked)
-    per_judge = [[s for s, _ in results[j * n : (j + 1) * n]] for j in range(len(config.judges))]
+    for key, (scored, _) in zip(keys, results, strict=True):
+        judged[key] = scored
+    per_judge = [[scored[p.id] for p in reranked] for scored, _ in results]
     scores, mask, tau = pool(per_judge, config)
-    kept, passed = select(reranked, scores, mask, config.keep_at_least)
+    kept, passed = select(reranked, scores, mask, config.keep_at_least, config.min_score)
     feedback = corrective_feedback(state, passed, deps.config)
     decision = step(
         "filter",
         method=config.mode,
         tau=tau,
+        min_score=config.min_score,
         scores=dict(zip(ids(reranked), scores, strict=True)),
         kept=ids(kept),
         passed=passed,
+        reused=reused,
         feedback=feedback,
     )
     return {
         "kept": kept,
         "passed": passed,
         "scores": scores,
+        "judged": judged,
         "feedback": feedback,
         "notes": [],
-        "trace": [*(e for _, e in results), decision],
+        "trace": [*(e for _, events in results for e in events), decision],
     }

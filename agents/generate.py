@@ -14,9 +14,9 @@ from langgraph.runtime import Runtime
 from rankgraph.agents.answer import Citation
 from rankgraph.agents.attribution import attribute, cited_numbers
 from rankgraph.agents.deps import Deps
-from rankgraph.agents.passages import defuse, fence
 from rankgraph.agents.state import RAGState
 from rankgraph.prompts import load_prompt
+from rankgraph.prompts.passages import defuse, fenced_list, masked
 from rankgraph.schema import Passage
 from rankgraph.trace import step
 
@@ -56,11 +56,11 @@ def declines(text: str) -> bool:
 
 
 def render(state: RAGState, deps: Deps) -> tuple[list[dict[str, str]], int]:
+    """The answer prompt of the configured style; returns (messages, sentences masked)."""
     config = deps.config.generate
     kept = state.get("kept", [])
-    block, masked = fence(
-        kept, max_chars=config.max_passage_chars, redact=config.redact_instructions
-    )
+    words = config.max_passage_words
+    block = fenced_list(kept, [str(n) for n in range(1, len(kept) + 1)], words)
     notes = state.get("notes", [])
     notes_block = (
         "\nReading notes (also data):\n"
@@ -69,13 +69,13 @@ def render(state: RAGState, deps: Deps) -> tuple[list[dict[str, str]], int]:
         if notes
         else ""
     )
-    messages = load_prompt("generate").render(
+    messages = load_prompt(f"generate_{config.style}").render(
         passages=block,
         notes=notes_block,
         question=state.get("standalone") or state["question"],
         abstain=ABSTAIN,
     )
-    return messages, masked
+    return messages, masked(kept, words)
 
 
 def _turns(question: str, answer: str) -> list[dict[str, str]]:

@@ -13,15 +13,17 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from rankgraph.agents.deps import Deps
-from rankgraph.agents.passages import one
 from rankgraph.agents.state import RAGState
 from rankgraph.prompts import load_prompt
+from rankgraph.prompts.passages import fenced
 from rankgraph.schema import Passage
 from rankgraph.trace import TraceEvent
 
 
 async def _note(deps: Deps, question: str, passage: Passage) -> tuple[str, TraceEvent]:
-    messages = load_prompt("note").render(question=question, passage=one(passage))
+    messages = load_prompt("note").render(
+        question=question, passage=fenced(passage, "1", deps.config.filter.max_words)
+    )
     completion = await deps.client.complete(messages, max_tokens=deps.config.filter.note_max_tokens)
     text = " ".join(completion.text.split())
     return text, completion.event("note", "chain-of-note").with_outcome(

@@ -42,6 +42,7 @@ from rankgraph.aio import BackgroundLoop
 from rankgraph.config import Settings, load_settings
 from rankgraph.errors import RankgraphError
 from rankgraph.llm.client import LLMClient
+from rankgraph.llm.protocol import ChatClient
 from rankgraph.rerank.base import Reranker
 from rankgraph.schema import Passage
 from rankgraph.trace import TraceEvent, Usage
@@ -68,7 +69,7 @@ class Pipeline:
         *,
         checkpoint_path: Path | None = None,
         builder: StateGraph[RAGState, Deps, RAGState, RAGState] | None = None,
-        owns_client: bool = False,
+        owned_client: LLMClient | None = None,
     ) -> None:
         self.deps = deps
         self.config = deps.config
@@ -80,14 +81,14 @@ class Pipeline:
         self._saver_loop: asyncio.AbstractEventLoop | None = None
         self._open_lock: asyncio.Lock | None = None
         self._background: BackgroundLoop | None = None
-        self._owns_client = owns_client
+        self._owned_client = owned_client  # built by from_config: closed with the pipeline
 
     @classmethod
     def from_config(
         cls,
         source: str | Path | dict[str, Any] | Settings | None = None,
         *,
-        client: LLMClient | None = None,
+        client: ChatClient | None = None,
         retriever: SearchesMany | None = None,
         reranker: Reranker | None = None,
         builder: StateGraph[RAGState, Deps, RAGState, RAGState] | None = None,
@@ -98,8 +99,9 @@ class Pipeline:
         """
         settings = settings_from(source)
         config = PipelineConfig.from_settings(settings)
-        owns_client = client is None
-        client = client or LLMClient.from_settings(settings)
+        owned: LLMClient | None = None
+        if client is None:
+            client = owned = LLMClient.from_settings(settings)
         if retriever is None:
             from rankgraph.retrieval import Retriever
 
@@ -113,7 +115,7 @@ class Pipeline:
             deps,
             checkpoint_path=settings.data_dir / "threads.sqlite",
             builder=builder,
-            owns_client=owns_client,
+            owned_client=owned,
         )
 
     # -- the graph -------------------------------------------------------------------
@@ -233,8 +235,8 @@ class Pipeline:
             await self._saver.conn.close()
             self._saver = self._saved = None
             self._saver_loop = None
-        if self._owns_client:
-            await self.deps.client.close()
+        if self._owned_client is not None:
+            await self._owned_client.close()
 
     def close(self) -> None:
         """Close the checkpoint and the client; required after `ask_sync`."""
@@ -242,7 +244,7 @@ class Pipeline:
             self._background.run(self.aclose())
             self._background.close()
             self._background = None
-        elif self._saver is not None or self._owns_client:
+        elif self._saver is not None or self._owned_client is not None:
             asyncio.run(self.aclose())
 
     async def __aenter__(self) -> Pipeline:

@@ -1,7 +1,8 @@
-"""rerank: order the candidates with the configured method and keep the top-k.
+"""rerank: order the first `depth` candidates with the configured method, keep the top-k.
 
 The method is whatever `rankgraph.rerank.build` made from the config; this node
-only asks it for an order and records how far each passage moved.
+asks it for an order, records how far each passage moved, and stores a judge's
+relevance scores (pointwise) in `judged` so the filter does not ask again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from langgraph.runtime import Runtime
 
 from rankgraph.agents.deps import Deps
 from rankgraph.agents.passages import ids
-from rankgraph.agents.state import RAGState
+from rankgraph.agents.state import RAGState, judge_key
 from rankgraph.rerank.base import Budget
 from rankgraph.schema import Passage
 from rankgraph.trace import Usage, step
@@ -33,22 +34,27 @@ def moves(before: list[Passage], after: list[Passage]) -> list[tuple[str, int, i
 async def rerank_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]:
     config = runtime.context.config.rerank
     candidates = state.get("candidates", [])
-    if not candidates:
-        return {"reranked": [], "trace": [step("rerank", method="skip", reason="no candidates")]}
+    head = candidates[: config.depth or len(candidates)]
+    if len(head) < 2:
+        reason = "no candidates" if not candidates else "one candidate: nothing to reorder"
+        return {
+            "reranked": candidates[: config.top_k],
+            "trace": [step("rerank", method="skip", reason=reason)],
+        }
     query = state.get("standalone") or state["question"]
     budget = Budget(max_calls=config.max_calls, max_prompt_tokens=config.max_prompt_tokens)
     started = time.perf_counter()
-    result = await runtime.context.reranker.rerank(
-        query, candidates, top_k=config.top_k, budget=budget
-    )
-    top = result.passages[: config.top_k]
+    result = await runtime.context.reranker.rerank(query, head, top_k=config.top_k, budget=budget)
+    ordered = [*result.passages, *candidates[len(head) :]]
+    top = ordered[: config.top_k]
     summary = step(
         "rerank",
         method=result.method,
         latency_ms=(time.perf_counter() - started) * 1000,
+        depth=len(head),
         before=ids(candidates[: config.top_k]),
         after=ids(top),
-        moves=moves(candidates, result.passages)[:20],
+        moves=moves(candidates, ordered)[:20],
         repairs=result.repairs,
         failures=result.failures,
         budget_exhausted=result.budget_exhausted,
@@ -58,4 +64,10 @@ async def rerank_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
     else:
         summary = summary.model_copy(update={"usage": Usage()})
     events = [e.model_copy(update={"node": "rerank"}) for e in result.events]
-    return {"reranked": top, "trace": [*events, summary]}
+    update: dict[str, Any] = {"reranked": top, "trace": [*events, summary]}
+    if result.relevance and result.judge:
+        judged = dict(state.get("judged", {}))
+        key = judge_key(result.judge, query)
+        judged[key] = {**judged.get(key, {}), **result.relevance}
+        update["judged"] = judged
+    return update

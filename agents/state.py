@@ -16,6 +16,12 @@ from rankgraph.schema import Passage
 from rankgraph.trace import TraceEvent
 
 
+def judge_key(prompt: str, query: str) -> str:
+    """Where a judge's scores for one query live in `judged`: a passage is judged
+    at most once per (prompt, query), whichever node asked first."""
+    return f"{prompt}\n{query}"
+
+
 class Turn(TypedDict):
     role: str  # "user" | "assistant"
     content: str
@@ -31,6 +37,7 @@ class RAGState(TypedDict, total=False):
     candidates: list[Passage]  # retrieved (and carried over) passages
     reranked: list[Passage]  # top-k after reranking
     scores: list[float]  # judge scores aligned with `reranked`
+    judged: dict[str, dict[str, float]]  # judge_key(prompt, query) -> passage id -> P(Yes)
     kept: list[Passage]  # what generate may cite, best first
     passed: int  # how many passed the filter on merit (padding excluded)
     notes: list[str]  # Chain-of-Note notes aligned with `kept`
@@ -52,6 +59,7 @@ def turn_input(question: str, events: list[TraceEvent]) -> dict[str, Any]:
         "candidates": [],
         "reranked": [],
         "scores": [],
+        "judged": {},
         "kept": [],
         "passed": 0,
         "notes": [],

@@ -1,162 +1,77 @@
-"""Answer evaluation: the whole agent graph on a QA set (the wiki-nq shape).
+"""`rankgraph eval answers`: pipeline variants side by side on the same questions.
 
-Per question the pipeline runs once; the eval reads the node updates to score
-each stage. Measures:
-
-- exact match, token F1 (SQuAD normalisation: lowercase, no punctuation, no
-  articles) and "contains" (a gold alias appears in the answer), citation
-  markers stripped; an abstention scores 0;
-- answer-recall after retrieve, rerank and filter: a hit when a passage's
-  `doc_id` metadata is one of the question's `answer_doc_ids` (retrieve is also
-  cut at the rerank depth, so the rerank gain reads off one row);
-- citation precision: the share of cited passages that contain a gold alias;
-- abstention rate; LLM calls, tokens and wall time per node.
-
-The index is shared with `rankgraph eval retrieval` (same collection name for
-the same corpus and chunking), so it is built once.
+Each variant is a pipeline configuration (a built-in name such as `plain` or
+`default`, or a settings file); all run over the same questions — answerable
+ones, and optionally the same questions again with their answer documents
+removed from retrieval (`eval.unanswerable`) — with questions in flight
+concurrently so the engine stays busy. One table compares quality and cost; a
+JSONL keeps every answer with its passages per stage; a plot shows quality
+against LLM calls. The index is shared with `rankgraph eval retrieval` (same
+collection name for the same corpus and chunking), so it is built once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
-import statistics
-import string
 import sys
-import unicodedata
-from collections import Counter
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from rankgraph.agents.answer import Answer
 from rankgraph.agents.config import PipelineConfig
 from rankgraph.agents.pipeline import Pipeline
 from rankgraph.config import Settings, load_settings
-from rankgraph.errors import InputError, RankgraphError
-from rankgraph.schema import Passage
-from rankgraph.trace import Usage
+from rankgraph.errors import ConfigError, InputError, RankgraphError
+from rankgraph.eval.qa_scoring import (
+    QA,
+    QuestionResult,
+    Stages,
+    VariantSummary,
+    contains_answer,
+    doc_ids,
+    exact_match,
+    passage_holds,
+    summarize,
+    token_f1,
+)
+from rankgraph.eval.unanswerable import Excluding
+from rankgraph.llm.client import LLMClient
 
-_CITATION = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
+Split = Literal["dev", "test", "all"]
 
-
-class QA(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    qid: str
-    question: str = Field(min_length=1)
-    answers: list[str] = Field(min_length=1)
-    answer_doc_ids: list[str] = Field(default_factory=list)
-
-
-class NodeCost(BaseModel):
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    wall_s: float = 0.0
-
-
-class AnswerEval(BaseModel):
-    corpus: str
-    collection: str
-    questions: int
-    pipeline: dict[str, Any]
-    exact_match: float
-    f1: float
-    contains: float
-    recall: dict[str, float]  # stage@k -> share of questions with an answer document
-    citation_precision: float | None
-    cited_questions: int
-    abstention_rate: float
-    failures: int
-    wall_s: float
-    cost: dict[str, NodeCost]  # per node, plus "total"
+# The plain chain every agent must beat: retrieve → generate, nothing in between.
+BUILTIN_VARIANTS: dict[str, dict[str, Any]] = {
+    "plain": {
+        "rewrite": {"mode": "off"},
+        "rerank": {"method": "none"},
+        "filter": {"mode": "off"},
+        "loop": {"max_rounds": 1},
+    },
+    "default": {},
+}
 
 
-# -- scoring (pure) ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    settings: Settings
 
 
-def normalize(text: str) -> str:
-    """SQuAD normalisation.
-
-    >>> normalize("The  Beatles!")
-    'beatles'
-    """
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = "".join(" " if c in string.punctuation else c for c in text)
-    return " ".join(_ARTICLES.sub(" ", text).split())
+# -- questions ---------------------------------------------------------------------------
 
 
-def strip_citations(text: str) -> str:
-    return _CITATION.sub(" ", text)
-
-
-def exact_match(prediction: str, golds: Sequence[str]) -> float:
-    pred = normalize(strip_citations(prediction))
-    return float(any(pred == normalize(g) for g in golds))
-
-
-def token_f1(prediction: str, golds: Sequence[str]) -> float:
-    """Best SQuAD token F1 over the gold aliases.
-
-    >>> round(token_f1("Paris is the capital [1]", ["Paris"]), 2)
-    0.5
-    """
-    pred = normalize(strip_citations(prediction)).split()
-    best = 0.0
-    for gold in golds:
-        ref = normalize(gold).split()
-        common = sum((Counter(pred) & Counter(ref)).values())
-        if common:
-            precision, recall = common / len(pred), common / len(ref)
-            best = max(best, 2 * precision * recall / (precision + recall))
-    return best
-
-
-def contains_answer(text: str, golds: Sequence[str]) -> bool:
-    """A gold alias as a whole-token run inside `text` (both normalised)."""
-    hay = f" {normalize(strip_citations(text))} "
-    return any(f" {n} " in hay for g in golds if (n := normalize(g)))
-
-
-def doc_hit(passages: Sequence[Passage], answer_doc_ids: Sequence[str]) -> bool:
-    return any(p.metadata.get("doc_id") in answer_doc_ids for p in passages)
-
-
-# -- running ---------------------------------------------------------------------------
-
-
-class _Stages(BaseModel):
-    retrieved: list[Passage] = Field(default_factory=list)
-    reranked: list[Passage] = Field(default_factory=list)
-    kept: list[Passage] = Field(default_factory=list)
-
-
-async def _run_one(pipe: Pipeline, qa: QA) -> tuple[Answer, _Stages]:
-    stages = _Stages()
-    answer: Answer | None = None
-    async for event in pipe.stream(qa.question):
-        update = event.update
-        if event.node == "retrieve" and "candidates" in update:
-            stages.retrieved = update["candidates"]
-        elif event.node == "rerank" and "reranked" in update:
-            stages.reranked = update["reranked"]
-        elif event.node == "filter" and "kept" in update:
-            stages.kept = update["kept"]
-        elif event.answer is not None:
-            answer = event.answer
-    assert answer is not None
-    return answer, stages
-
-
-def load_qa(path: Path, limit: int | None) -> list[QA]:
+def load_qa(path: Path, split: Split = "all", limit: int | None = None) -> list[QA]:
+    """Questions of one half of the file (`dev`: first half, `test`: second), first `limit`."""
     if not path.is_file():
         raise InputError(f"questions file not found: {path}")
     out: list[QA] = []
@@ -168,162 +83,326 @@ def load_qa(path: Path, limit: int | None) -> list[QA]:
                 out.append(QA.model_validate_json(line))
             except ValidationError as exc:
                 raise InputError(f"{path}:{line_no}: not a question record: {exc}") from exc
-            if limit is not None and len(out) >= limit:
-                break
+    half = (len(out) + 1) // 2
+    chosen = {"dev": out[:half], "test": out[half:], "all": out}[split]
+    return chosen[:limit] if limit is not None else chosen
+
+
+# -- variants ----------------------------------------------------------------------------
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
     return out
 
 
-def _index(settings: Settings, corpus: Path, console: Console) -> str:
+def variants(base: Settings, names: Sequence[str], configs: Sequence[Path]) -> list[Variant]:
+    """Built-in variants by name (over `base`), then one per settings file (named by stem)."""
+    out: list[Variant] = []
+    for name in names:
+        if name not in BUILTIN_VARIANTS:
+            raise ConfigError(
+                f"unknown variant {name!r}: built-ins are {', '.join(BUILTIN_VARIANTS)}; "
+                "pass other configurations as --config FILE.toml"
+            )
+        pipeline = _deep_merge(base.pipeline, BUILTIN_VARIANTS[name])
+        out.append(Variant(name, base.model_copy(update={"pipeline": pipeline})))
+    for path in configs:
+        out.append(Variant(path.stem, load_settings(path)))
+    seen = [v.name for v in out]
+    if len(set(seen)) != len(seen):
+        raise ConfigError(f"variant names must differ: {seen}")
+    if not out:
+        raise ConfigError("no variant to run: pass --variant NAME or --config FILE")
+    return out
+
+
+def _index(settings: Settings, corpus: Path) -> str:
     from rankgraph.eval.retrieval import eval_collection_name, file_digest
     from rankgraph.retrieval import Store, index_paths
 
     name = eval_collection_name(file_digest(corpus), settings)
-    store = Store.from_settings(settings, name)
-    with console.status(f"indexing {corpus} into {name} (once per corpus)…"):
-        index_paths(store, [corpus])
+    index_paths(Store.from_settings(settings, name), [corpus])
     return name
 
 
-async def evaluate(
-    settings: Settings, corpus: Path, qas: Sequence[QA], console: Console
-) -> AnswerEval:
-    """Index `corpus` (once), run the pipeline on every question, score."""
-    collection = await asyncio.to_thread(_index, settings, corpus, console)
-    settings = settings.model_copy(
-        update={"pipeline": {**settings.pipeline, "collection": collection}}
-    )
-    config = PipelineConfig.from_settings(settings)
-    rows: list[tuple[QA, Answer, _Stages]] = []
-    failures = 0
-    async with Pipeline.from_config(settings) as pipe:
-        for i, qa in enumerate(qas, start=1):
-            try:
-                answer, stages = await _run_one(pipe, qa)
-            except RankgraphError as exc:  # counted and reported, never hidden
-                failures += 1
-                console.print(f"[red]{qa.qid} failed:[/red] {exc}", markup=True)
-                continue
-            rows.append((qa, answer, stages))
-            console.print(
-                f"[dim]{i}/{len(qas)} {qa.qid}[/dim] "
-                f"{'abstained' if answer.abstained else answer.answer[:70]!r}",
-                highlight=False,
-            )
-    return score(rows, failures, config, str(corpus), collection)
+# -- running -----------------------------------------------------------------------------
 
 
-def score(
-    rows: Sequence[tuple[QA, Answer, _Stages]],
-    failures: int,
-    config: PipelineConfig,
-    corpus: str,
-    collection: str,
-) -> AnswerEval:
-    n = len(rows) or 1
-    top_k = config.rerank.top_k
+async def _ask(pipe: Pipeline, question: str) -> tuple[Answer, Stages, dict[str, str]]:
+    """The answer, the documents each stage handed on, and passage id -> document id."""
+    stages = Stages()
+    doc_of: dict[str, str] = {}
+    answer: Answer | None = None
+    async for event in pipe.stream(question):
+        update = event.update
+        if event.node == "retrieve" and "candidates" in update:
+            stages.retrieved = doc_ids(update["candidates"])
+            doc_of.update(zip((p.id for p in update["candidates"]), stages.retrieved, strict=True))
+        elif event.node == "rerank" and "reranked" in update:
+            stages.reranked = doc_ids(update["reranked"])
+        elif event.node == "filter" and "kept" in update:
+            stages.kept = doc_ids(update["kept"])
+        elif event.answer is not None:
+            answer = event.answer
+    if answer is None:  # pragma: no cover - stream always ends with the answer
+        raise RankgraphError("the pipeline ended without an answer")
+    return answer, stages, doc_of
 
-    def rate(values: Sequence[bool | float]) -> float:
-        return sum(float(v) for v in values) / n
 
-    recall = {
-        f"retrieve@{config.retrieve.k}": rate(
-            [doc_hit(s.retrieved, q.answer_doc_ids) for q, _, s in rows]
-        ),
-        f"retrieve@{top_k}": rate(
-            [doc_hit(s.retrieved[:top_k], q.answer_doc_ids) for q, _, s in rows]
-        ),
-        f"rerank@{top_k}": rate([doc_hit(s.reranked, q.answer_doc_ids) for q, _, s in rows]),
-        "filter(kept)": rate([doc_hit(s.kept, q.answer_doc_ids) for q, _, s in rows]),
-    }
-    precisions: list[float] = []
-    for qa, answer, _ in rows:
-        by_id = {p.id: p for p in answer.passages}
-        cited = [by_id[c.passage_id] for c in answer.citations if c.passage_id in by_id]
-        if cited:
-            hits = [contains_answer(f"{p.title or ''} . {p.text}", qa.answers) for p in cited]
-            precisions.append(statistics.fmean(hits))
-    predictions = [("" if a.abstained else a.answer, q.answers) for q, a, _ in rows]
-    cost: dict[str, NodeCost] = {}
-    for _, answer, _ in rows:
-        for node, usage in answer.usage.items():
-            cost[node] = _add(cost.get(node, NodeCost()), usage, answer.node_ms.get(node, 0.0))
-    wall = sum(a.wall_ms for _, a, _ in rows) / 1000
-    if "total" in cost:
-        cost["total"].wall_s = wall
-    return AnswerEval(
-        corpus=corpus,
-        collection=collection,
-        questions=len(rows),
-        pipeline=config.model_dump(),
-        exact_match=rate([exact_match(p, g) for p, g in predictions]),
-        f1=rate([token_f1(p, g) for p, g in predictions]),
-        contains=rate([contains_answer(p, g) for p, g in predictions]),
-        recall=recall,
-        citation_precision=statistics.fmean(precisions) if precisions else None,
-        cited_questions=len(precisions),
-        abstention_rate=rate([a.abstained for _, a, _ in rows]),
-        failures=failures,
-        wall_s=wall,
-        cost=cost,
+def score_answer(
+    variant: str,
+    qa: QA,
+    answerable: bool,
+    answer: Answer,
+    stages: Stages,
+    doc_of: dict[str, str] | None = None,
+) -> QuestionResult:
+    """One row: the answer scored against the gold aliases (an abstention scores 0)."""
+    by_id = {p.id: p for p in answer.passages}
+    cited = [by_id[c.passage_id] for c in answer.citations if c.passage_id in by_id]
+    text = "" if answer.abstained else answer.answer
+    total = answer.usage.get("total")
+    doc_of = doc_of or {}
+    judged: dict[str, float] = {}
+    for event in answer.trace:  # every relevance judgement, by document (for tuning)
+        pid = event.data.get("passage_id")
+        if event.kind == "llm" and isinstance(pid, str) and isinstance(event.parsed, float):
+            doc = doc_of.get(pid, pid)
+            judged[doc] = max(judged.get(doc, 0.0), event.parsed)
+    return QuestionResult(
+        variant=variant,
+        qid=qa.qid,
+        question=qa.question,
+        gold=qa.answers,
+        answerable=answerable,
+        answer=answer.answer,
+        abstained=answer.abstained,
+        abstain_reason=answer.abstain_reason,
+        citations=[c.passage_id for c in answer.citations],
+        cited_hold_answer=[passage_holds(p, qa.answers) for p in cited],
+        kept_hold_answer=any(passage_holds(p, qa.answers) for p in answer.passages),
+        stages=stages,
+        judged=judged,
+        answer_doc_ids=qa.answer_doc_ids,
+        contains=float(contains_answer(text, qa.answers)),
+        exact_match=exact_match(text, qa.answers),
+        f1=token_f1(text, qa.answers),
+        calls=total.calls if total else 0,
+        prompt_tokens=total.prompt_tokens if total else 0,
+        completion_tokens=total.completion_tokens if total else 0,
+        wall_s=answer.wall_ms / 1000,
     )
 
 
-def _add(cost: NodeCost, usage: Usage, wall_ms: float) -> NodeCost:
-    return NodeCost(
-        calls=cost.calls + usage.calls,
-        prompt_tokens=cost.prompt_tokens + usage.prompt_tokens,
-        completion_tokens=cost.completion_tokens + usage.completion_tokens,
-        wall_s=cost.wall_s + wall_ms / 1000,
-    )
+async def run_variant(
+    variant: Variant,
+    client: LLMClient,
+    answerable: Sequence[QA],
+    unanswerable: Sequence[QA],
+    concurrency: int,
+    progress: Progress,
+) -> tuple[list[QuestionResult], float]:
+    """Every question through one variant's pipeline, `concurrency` at a time."""
+    gate = asyncio.Semaphore(concurrency)
+    task = progress.add_task(variant.name, total=len(answerable) + len(unanswerable))
+    async with Pipeline.from_config(variant.settings, client=client) as pipe:
 
+        async def one(qa: QA, is_answerable: bool) -> QuestionResult:
+            async with gate:
+                runner = pipe
+                if not is_answerable:
+                    deps = replace(
+                        pipe.deps,
+                        retriever=Excluding(pipe.deps.retriever, frozenset(qa.answer_doc_ids)),
+                    )
+                    runner = Pipeline(deps, builder=pipe.builder)
+                try:
+                    answer, stages, doc_of = await _ask(runner, qa.question)
+                    row = score_answer(variant.name, qa, is_answerable, answer, stages, doc_of)
+                except RankgraphError as exc:  # counted and reported, never scored as an answer
+                    row = QuestionResult(
+                        variant=variant.name,
+                        qid=qa.qid,
+                        question=qa.question,
+                        gold=qa.answers,
+                        answerable=is_answerable,
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                progress.advance(task)
+                return row
 
-def render(result: AnswerEval, console: Console) -> None:
-    quality = Table(title=f"answers on {result.questions} questions ({result.collection})")
-    for column in ("EM", "F1", "contains", "abstain", "cite prec", *result.recall):
-        quality.add_column(column, justify="right")
-    precision = result.citation_precision
-    quality.add_row(
-        f"{result.exact_match:.3f}",
-        f"{result.f1:.3f}",
-        f"{result.contains:.3f}",
-        f"{result.abstention_rate:.3f}",
-        f"{precision:.3f} (n={result.cited_questions})" if precision is not None else "—",
-        *(f"{v:.3f}" for v in result.recall.values()),
-    )
-    console.print(quality)
-    cost = Table(title=f"cost ({result.wall_s:.0f} s, {result.failures} failed)")
-    for column in ("node", "calls", "prompt tok", "completion tok", "wall s"):
-        cost.add_column(column, justify="left" if column == "node" else "right")
-    for node, c in result.cost.items():
-        cost.add_row(
-            node, str(c.calls), str(c.prompt_tokens), str(c.completion_tokens), f"{c.wall_s:.1f}"
+        started = time.perf_counter()
+        rows = await asyncio.gather(
+            *(one(qa, True) for qa in answerable), *(one(qa, False) for qa in unanswerable)
         )
-    console.print(cost)
+        return list(rows), time.perf_counter() - started
+
+
+async def evaluate(
+    base: Settings,
+    chosen: Sequence[Variant],
+    corpus: Path,
+    answerable: Sequence[QA],
+    unanswerable: Sequence[QA],
+    *,
+    concurrency: int,
+    console: Console,
+) -> tuple[list[VariantSummary], list[QuestionResult]]:
+    """Index `corpus` (once), run each variant over the same questions, score."""
+    summaries: list[VariantSummary] = []
+    rows: list[QuestionResult] = []
+    client = LLMClient.from_settings(base)
+    try:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        ) as progress:
+            for variant in chosen:
+                collection = await asyncio.to_thread(_index, variant.settings, corpus)
+                pipeline = {**variant.settings.pipeline, "collection": collection}
+                ready = replace(
+                    variant, settings=variant.settings.model_copy(update={"pipeline": pipeline})
+                )
+                got, wall = await run_variant(
+                    ready, client, answerable, unanswerable, concurrency, progress
+                )
+                top_k = PipelineConfig.from_settings(ready.settings).rerank.top_k
+                summaries.append(summarize(variant.name, got, top_k, wall))
+                rows.extend(got)
+    finally:
+        await client.close()
+    return summaries, rows
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def _f(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def render(summaries: Sequence[VariantSummary], console: Console) -> None:
+    first = summaries[0]
+    title = f"answers: {first.answerable} answerable" + (
+        f" + {first.unanswerable} unanswerable" if first.unanswerable else ""
+    )
+    table = Table(title=title)
+    columns = [
+        "variant", "contains", "EM", "F1", "cite P", "cite R", "abstain ans", "abstain unans",
+        *(f"R {k}" for k in first.recall), "calls/q", "tokens/q", "wall s/q", "failed",
+    ]  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for s in summaries:
+        table.add_row(
+            s.variant,
+            _f(s.contains),
+            _f(s.exact_match),
+            _f(s.f1),
+            _f(s.citation_precision, 2),
+            _f(s.citation_recall, 2),
+            _f(s.abstain_answerable, 2),
+            _f(s.abstain_unanswerable, 2),
+            *(_f(v) for v in s.recall.values()),
+            f"{s.calls_per_question:.1f}",
+            f"{s.prompt_tokens_per_question + s.completion_tokens_per_question:,.0f}",
+            f"{s.wall_s_per_question:.1f}",
+            str(s.failures),
+        )
+    console.print(table)
+
+
+def write_jsonl(rows: Sequence[QuestionResult], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(row.model_dump_json() + "\n")
 
 
 def eval_answers(
     corpus: Annotated[Path, typer.Option("--corpus", help="Corpus JSONL (id, title, text).")],
     questions: Annotated[
-        Path, typer.Option("--questions", help="Questions JSONL (question, answers, ...).")
+        Path,
+        typer.Option("--questions", help="Questions JSONL (question, answers, answer_doc_ids)."),
     ],
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="Settings file with a pipeline table (TOML or YAML)."),
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant",
+            "-V",
+            help=f"A built-in variant ({', '.join(BUILTIN_VARIANTS)}); repeat to compare.",
+        ),
     ] = None,
+    config: Annotated[
+        list[Path] | None,
+        typer.Option("--config", help="A settings file (TOML/YAML) as one more variant; repeat."),
+    ] = None,
+    split: Annotated[
+        str, typer.Option("--split", help="dev (first half of the file), test (second) or all.")
+    ] = "all",
     limit: Annotated[int | None, typer.Option("--limit", "-n", help="First N questions.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    unanswerable: Annotated[
+        int,
+        typer.Option(
+            "--unanswerable",
+            help="Also ask the first N questions with their answer documents removed.",
+        ),
+    ] = 0,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Questions in flight per variant.")
+    ] = 8,
+    jsonl: Annotated[
+        Path | None, typer.Option("--jsonl", help="Write every answer, per variant, as JSONL.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Quality-vs-calls plot (FILE.png and FILE.svg).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
 ) -> None:
-    """Score the whole pipeline: EM/F1, recall per stage, citations, abstention, cost."""
-    console = Console(stderr=json_out)
+    """Compare pipeline variants on the same questions: quality, abstention, recall, cost.
+
+    With no --variant and no --config, compares `plain` (retrieve → generate)
+    with `default` (the shipped graph).
+    """
+    console = Console(stderr=True) if json_out else Console()
     try:
+        if split not in ("dev", "test", "all"):
+            raise InputError(f"--split must be dev, test or all, not {split!r}")
         if not corpus.is_file():
             raise InputError(f"corpus file not found: {corpus}")
-        qas = load_qa(questions, limit)
-        result = asyncio.run(evaluate(load_settings(config), corpus, qas, console))
+        qas = load_qa(questions, split, limit)  # type: ignore[arg-type]
+        base = load_settings()
+        names = variant or ([] if config else ["plain", "default"])
+        chosen = variants(base, names, config or [])
+        hidden = [qa for qa in qas[:unanswerable] if qa.answer_doc_ids]
+        summaries, rows = asyncio.run(
+            evaluate(base, chosen, corpus, qas, hidden, concurrency=concurrency, console=console)
+        )
     except RankgraphError as exc:
         Console(stderr=True).print(f"error: {exc}", markup=False)
         raise typer.Exit(1) from exc
+    if jsonl is not None:
+        write_jsonl(rows, jsonl)
+    if plot is not None:
+        from rankgraph.eval.plot import quality_vs_calls
+
+        for path in quality_vs_calls(summaries, plot):
+            console.print(f"wrote {path}", markup=False)
     if json_out:
-        sys.stdout.write(json.dumps(result.model_dump(), indent=2) + "\n")
+        sys.stdout.write(json.dumps([s.model_dump() for s in summaries], indent=2) + "\n")
     else:
-        render(result, console)
+        render(summaries, console)
+    if any(s.failures for s in summaries):
+        failed = ", ".join(f"{s.variant}: {s.failures}" for s in summaries if s.failures)
+        Console(stderr=True).print(f"error: questions failed ({failed}); see --jsonl", markup=False)
+        raise typer.Exit(1)

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from rankgraph.agents import Deps, PipelineConfig
-from rankgraph.llm.client import Completion, LabelLogprobs, TokenLogprob
+from rankgraph.llm.completion import Completion, LabelLogprobs, TokenLogprob
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.schema import Passage
 from rankgraph.trace import Usage
@@ -58,16 +58,26 @@ class FakeClient:
         return schema.model_validate(reply), completion(str(reply), messages)
 
     async def label_logprobs(
-        self, messages: Messages, labels: Sequence[str], **_: Any
+        self, messages: Messages, labels: Sequence[str], **kw: Any
     ) -> LabelLogprobs:
-        self.calls.append(("judge", messages))
-        p = min(max(self.p_yes(messages), 1e-6), 1 - 1e-6)
-        top = {"Yes": math.log(p), "No": math.log(1 - p)}
-        return LabelLogprobs(logprobs=top, completion=completion("Yes", messages, top=top))
+        return LabelLogprobs.read(await self.complete(messages, top_logprobs=20), labels)
+
+    async def think_then_answer(self, messages: Messages, **kw: Any) -> Completion:
+        return await self.complete(messages, **kw)
 
     async def complete(
-        self, messages: Messages, *, on_delta: Callable[[str], Any] | None = None, **_: Any
+        self,
+        messages: Messages,
+        *,
+        top_logprobs: int = 0,
+        on_delta: Callable[[str], Any] | None = None,
+        **_: Any,
     ) -> Completion:
+        if top_logprobs:  # a relevance judge reading Yes/No from the first token
+            self.calls.append(("judge", messages))
+            p = min(max(self.p_yes(messages), 1e-6), 1 - 1e-6)
+            top = {"Yes": math.log(p), "No": math.log(1 - p)}
+            return completion("Yes", messages, top=top)
         is_note = "reading note" in messages[0]["content"]
         self.calls.append(("note" if is_note else "generate", messages))
         text = self.note if is_note else self.answer
@@ -128,7 +138,7 @@ def deps(
     client: FakeClient | None = None, corpus: list[Passage] | None = None, **config: Any
 ) -> Deps:
     return Deps(
-        client=client or FakeClient(),  # type: ignore[arg-type]
+        client=client or FakeClient(),
         retriever=KeywordRetriever(list(corpus or CORPUS)),
         reranker=IdentityReranker(),
         config=PipelineConfig.parse(config),

@@ -1,13 +1,28 @@
-"""`eval answers` scoring: SQuAD normalisation, EM/F1, stage recall, citations."""
+"""`eval answers` scoring and plumbing: SQuAD normalisation, EM/F1, stage recall,
+citations, abstention both ways, splits, variants and the unanswerable wrapper."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from rankgraph.agents import Answer, Citation, PipelineConfig
-from rankgraph.eval.answers import QA, _Stages, contains_answer, exact_match, score, token_f1
+from rankgraph.agents import Answer, Citation
+from rankgraph.config import load_settings
+from rankgraph.errors import ConfigError
+from rankgraph.eval.answers import BUILTIN_VARIANTS, load_qa, score_answer, variants
+from rankgraph.eval.qa_scoring import (
+    QA,
+    Stages,
+    contains_answer,
+    exact_match,
+    summarize,
+    token_f1,
+)
+from rankgraph.eval.unanswerable import Excluding
 from rankgraph.schema import Passage
 from rankgraph.trace import Usage
+from tests.agents_fixtures import KeywordRetriever
 
 
 def test_exact_match_ignores_case_punctuation_articles_and_citations() -> None:
@@ -27,33 +42,79 @@ def test_contains_matches_whole_tokens_only() -> None:
     assert not contains_answer("He was an artist.", ["art"])
 
 
-def test_score_reads_recall_per_stage_citation_precision_and_abstention() -> None:
-    gold = Passage(id="c1", text="Paris is the capital of France.", metadata={"doc_id": "paris"})
-    other = Passage(id="c2", text="Lyon is a city.", metadata={"doc_id": "lyon"})
-    qa = QA(qid="q", question="capital of France?", answers=["Paris"], answer_doc_ids=["paris"])
-    answered = Answer(
-        question=qa.question,
+GOLD = Passage(id="c1", text="Paris is the capital of France.", metadata={"doc_id": "paris"})
+OTHER = Passage(id="c2", text="Lyon is a city.", metadata={"doc_id": "lyon"})
+QUESTION = QA(qid="q", question="capital of France?", answers=["Paris"], answer_doc_ids=["paris"])
+
+
+def _answered() -> Answer:
+    return Answer(
+        question=QUESTION.question,
         answer="Paris [1].",
         citations=[Citation(n=1, passage_id="c1"), Citation(n=2, passage_id="c2")],
-        passages=[gold, other],
+        passages=[GOLD, OTHER],
         usage={
             "generate": Usage(calls=1, prompt_tokens=5),
             "total": Usage(calls=1, prompt_tokens=5),
         },
     )
-    declined = Answer(question=qa.question, answer="I don't know", abstained=True)
+
+
+def test_summary_reads_recall_per_stage_citations_and_abstention_both_ways() -> None:
+    declined = Answer(question=QUESTION.question, answer="I don't know", abstained=True)
     rows = [
-        (qa, answered, _Stages(retrieved=[other, gold], reranked=[gold], kept=[gold])),
-        (qa, declined, _Stages(retrieved=[other], reranked=[other], kept=[])),
+        score_answer(
+            "v",
+            QUESTION,
+            True,
+            _answered(),
+            Stages(retrieved=["lyon", "paris"], reranked=["paris"], kept=["paris"]),
+        ),
+        score_answer("v", QUESTION, True, declined, Stages(retrieved=["lyon"], reranked=["lyon"])),
+        score_answer("v", QUESTION, False, declined, Stages(retrieved=["lyon"])),
+        score_answer("v", QUESTION, False, _answered(), Stages(retrieved=["lyon"])),
     ]
-    config = PipelineConfig.parse({"retrieve": {"k": 10}, "rerank": {"top_k": 1}})
-    result = score(rows, failures=0, config=config, corpus="c", collection="x")
-    assert result.exact_match == 0.5 and result.abstention_rate == 0.5
-    assert result.recall == {
-        "retrieve@10": 0.5,
-        "retrieve@1": 0.0,
-        "rerank@1": 0.5,
-        "filter(kept)": 0.5,
-    }
-    assert result.citation_precision == 0.5 and result.cited_questions == 1
-    assert result.cost["generate"].calls == 1
+    summary = summarize("v", rows, top_k=1, wall_s=2.0)
+    assert summary.answerable == 2 and summary.unanswerable == 2
+    assert summary.contains == 0.5 and summary.exact_match == 0.5
+    assert summary.abstain_answerable == 0.5 and summary.abstain_unanswerable == 0.5
+    assert summary.recall == {"retrieve@k": 0.5, "retrieve@1": 0.0, "rerank@1": 0.5, "kept": 0.5}
+    assert summary.citation_precision == 0.5 and summary.citation_recall == 1.0
+    assert summary.calls_per_question == 0.5
+
+
+def test_a_failed_question_is_counted_as_a_failure_not_as_an_answer() -> None:
+    ok = score_answer("v", QUESTION, True, _answered(), Stages())
+    failed = ok.model_copy(update={"error": "LLMUnavailable: down", "contains": 0.0})
+    summary = summarize("v", [ok, failed], top_k=5, wall_s=1.0)
+    assert summary.failures == 1 and summary.answerable == 1 and summary.contains == 1.0
+
+
+def test_splits_are_the_two_halves_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text(
+        "".join(f'{{"qid": "{i}", "question": "q{i}?", "answers": ["a"]}}\n' for i in range(5))
+    )
+    assert [q.qid for q in load_qa(path, "dev")] == ["0", "1", "2"]
+    assert [q.qid for q in load_qa(path, "test")] == ["3", "4"]
+    assert [q.qid for q in load_qa(path, "test", limit=1)] == ["3"]
+
+
+def test_plain_variant_turns_every_agent_off_and_unknown_names_are_rejected() -> None:
+    base = load_settings()
+    plain, default = variants(base, ["plain", "default"], [])
+    assert plain.settings.pipeline == {**base.pipeline, **BUILTIN_VARIANTS["plain"]}
+    assert default.settings.pipeline == base.pipeline
+    with pytest.raises(ConfigError, match="unknown variant 'fancy'"):
+        variants(base, ["fancy"], [])
+
+
+async def test_excluding_retriever_never_returns_the_answer_documents() -> None:
+    corpus = [
+        Passage(id="p1", text="Paris capital France", metadata={"doc_id": "paris"}),
+        Passage(id="p2", text="France capital list", metadata={"doc_id": "capitals"}),
+        Passage(id="p3", text="Lyon France city", metadata={"doc_id": "lyon"}),
+    ]
+    hidden = Excluding(KeywordRetriever(corpus), frozenset({"paris"}))
+    found = await hidden.asearch_many(["capital of France"], k=2)
+    assert [p.metadata["doc_id"] for p in found] == ["capitals", "lyon"]
