@@ -371,12 +371,12 @@ def test_running_engine_answers_status_models_logprobs_and_json_schema(
     engine: EngineState, engine_settings: Settings
 ) -> None:
     assert status(engine_settings) == engine
-    models = httpx.get(f"{engine.base_url}/models", timeout=30).json()
+    models = httpx.get(f"{engine.base_url}/models", headers=engine.headers(), timeout=30).json()
     assert engine.model in [m["id"] for m in models["data"]]
 
     chat = f"{engine.base_url}/chat/completions"
     question = [{"role": "user", "content": "Is Paris in France? Answer Yes or No."}]
-    reply = httpx.post(chat, timeout=300, json={
+    reply = httpx.post(chat, timeout=300, headers=engine.headers(), json={
         "model": engine.model, "messages": question, "max_tokens": 1,
         "temperature": 0, "logprobs": True, "top_logprobs": 5,
     }).json()  # fmt: skip
@@ -390,7 +390,7 @@ def test_running_engine_answers_status_models_logprobs_and_json_schema(
         "required": ["relevant"],
         "additionalProperties": False,
     }
-    reply = httpx.post(chat, timeout=300, json={
+    reply = httpx.post(chat, timeout=300, headers=engine.headers(), json={
         "model": engine.model, "messages": question, "max_tokens": 30, "temperature": 0,
         "response_format": {"type": "json_schema",
                             "json_schema": {"name": "verdict", "schema": schema}},
