@@ -4,7 +4,7 @@ A standalone script run with `<engine_dir>/llamacpp/bin/python`, because
 xllamacpp lives only in that small venv. xllamacpp starts the server inside this
 process (threads), so the script just configures it and sleeps; SIGTERM ends it.
 The API key comes from RANKGRAPH_ENGINE_API_KEY (argv is readable by every
-local user); llama.cpp then asks for it on every path except /health and /models.
+local user) and goes to llama.cpp's own key check (`CommonParams.api_keys`).
 """
 
 from __future__ import annotations
