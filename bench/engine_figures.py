@@ -64,6 +64,7 @@ def _post(state: EngineState, payload: dict[str, object]) -> tuple[dict[str, obj
     reply = httpx.post(
         f"{state.base_url}/chat/completions",
         json={"model": state.model, "temperature": 0, **payload},
+        headers=state.headers(),
         timeout=900,
     )
     reply.raise_for_status()

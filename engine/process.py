@@ -64,7 +64,10 @@ def spawn_detached(
     """Start `command` in its own session with stdout+stderr appended to `log_path`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log.info("starting %s (log: %s)", " ".join(command), log_path)
-    with log_path.open("ab") as out:
+    # Owner-only: a server log can hold request details.
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "ab") as out:
         out.write(f"\n=== {time.strftime('%F %T')} {' '.join(command)}\n".encode())
         out.flush()
         try:
@@ -95,10 +98,12 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def served_models(base_url: str, timeout_s: float = 3.0) -> list[str] | None:
+def served_models(
+    base_url: str, timeout_s: float = 3.0, headers: Mapping[str, str] | None = None
+) -> list[str] | None:
     """Model ids listed by `<base_url>/models`, or None when nothing answers."""
     try:
-        reply = httpx.get(f"{base_url.rstrip('/')}/models", timeout=timeout_s)
+        reply = httpx.get(f"{base_url.rstrip('/')}/models", timeout=timeout_s, headers=headers)
         reply.raise_for_status()
         return [str(m["id"]) for m in reply.json().get("data", [])]
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
@@ -113,6 +118,7 @@ def wait_ready(
     timeout_s: float,
     log_path: Path,
     what: str,
+    headers: Mapping[str, str] | None = None,
 ) -> None:
     """Block until `base_url` serves `model`; fail fast if the process dies.
 
@@ -129,7 +135,7 @@ def wait_ready(
                     f"last {LOG_TAIL_LINES} lines of {log_path}:\n"
                     f"{tail(log_path, LOG_TAIL_LINES)}"
                 )
-            models = served_models(base_url, timeout_s=2.0)
+            models = served_models(base_url, timeout_s=2.0, headers=headers)
             if models is not None and model in models:
                 return
             if time.monotonic() > deadline:
@@ -145,7 +151,9 @@ def wait_ready(
 def kill_group(pid: int, grace_s: float = 15.0) -> bool:
     """SIGTERM the process group led by `pid`, SIGKILL it after `grace_s`.
 
-    Returns False when there was nothing to kill.
+    Waits until no member is left, so helpers that outlive the leader (vLLM's
+    engine core, multiprocessing's resource tracker, which ignores SIGTERM) are
+    gone too. Returns False when there was nothing to kill.
     """
     try:
         os.killpg(pid, signal.SIGTERM)
@@ -154,7 +162,7 @@ def kill_group(pid: int, grace_s: float = 15.0) -> bool:
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         _reap(pid)
-        if not _group_alive(pid):
+        if not group_alive(pid):
             return True
         time.sleep(0.25)
     log.warning("process group %d ignored SIGTERM for %.0f s: sending SIGKILL", pid, grace_s)
@@ -164,22 +172,25 @@ def kill_group(pid: int, grace_s: float = 15.0) -> bool:
     return True
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """True while any process of group `pgid` lives (the leader or any helper)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     # Only zombies left (our own unreaped child) count as dead.
-    return pid_alive(pgid) or _group_has_live_members(pgid)
+    return pid_alive(pgid) or bool(group_members(pgid))
 
 
-def _group_has_live_members(pgid: int) -> bool:
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes whose process group is `pgid`."""
+    members = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = stat.read_text().rsplit(")", 1)[1].split()
             if int(fields[2]) == pgid and fields[0] != "Z":
-                return True
-    return False
+                members.append(int(stat.parent.name))
+    return members
 
 
 def _reap(pid: int) -> None:

@@ -32,7 +32,7 @@ class VenvSpec:
     name: str  # directory under engine_dir, e.g. "vllm-cpu"
     requirements: tuple[str, ...]
     probe: str  # python statement that must succeed in a usable env
-    uninstall: tuple[str, ...] = ()  # removed after install (see ENGINE.md)
+    uninstall: tuple[str, ...] = ()  # removed after install (e.g. torchvision breaks transformers)
     hint: str = ""  # appended to install errors
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rankgraph.config import Settings
 from rankgraph.engine.base import pick_port, serve
+from rankgraph.engine.guard import VLLM_KEY_ENV, vllm_guard_args, vllm_guard_env
 from rankgraph.engine.layout import EngineLayout
 from rankgraph.engine.models import ensure_hf
 from rankgraph.engine.presets import get_preset
@@ -70,13 +71,15 @@ class VllmGpuLauncher:
             "--max-model-len", str(engine.max_model_len),
             "--max-logprobs", str(engine.max_logprobs),
             "--enable-prefix-caching",
+            *vllm_guard_args(),
             *engine.extra_args,
         ]  # fmt: skip
         return serve(
             settings,
             command=command,
-            env={"VLLM_NO_USAGE_STATS": "1"},
+            env={"VLLM_NO_USAGE_STATS": "1", **vllm_guard_env()},
             port=port,
             model=name,
             what=f"vllm serve ({name})",
+            key_env=VLLM_KEY_ENV,
         )

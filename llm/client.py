@@ -107,22 +107,24 @@ class LLMClient:
     @classmethod
     def from_settings(cls, settings: Settings) -> LLMClient:
         """Endpoints from `llm.base_urls`, else the external engine's, else the running engine."""
-        from rankgraph.engine.state import read_state
+        from rankgraph.engine.discovery import find_engine
 
         urls = list(settings.llm.base_urls)
         model = settings.llm.model
+        llm = settings.llm
         if not urls and settings.engine.kind == "external":
             urls = list(settings.engine.base_urls)
         if not urls:
-            state = read_state(settings)
+            state = find_engine(settings)
             if state is not None:
                 urls = state.endpoints()
                 model = model or state.model
+                llm = llm.model_copy(update={"api_key": state.api_key or llm.api_key})
         cache = None
         if settings.llm.cache != "off":
             path = settings.llm.cache_path or settings.data_dir / "llm-cache.sqlite"
             cache = ResponseCache(path, settings.llm.cache)
-        return cls(urls, model, settings=settings.llm, cache=cache)
+        return cls(urls, model, settings=llm, cache=cache)
 
     @property
     def base_urls(self) -> list[str]:

@@ -1,5 +1,7 @@
 """LLM rerankers: one class per method behind the `Reranker` protocol, built by name.
 
+    rankgraph.rerank(query, ["text", ...], method="pointwise")   # one call, see api.py
+
     reranker = build("setwise", client, set_size=4)
     result = await reranker.rerank(query, passages, top_k=10, budget=Budget(max_calls=50))
 
@@ -9,6 +11,8 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -57,5 +61,21 @@ def build(method: str, client: ChatClient, **options: Any) -> Reranker:
     reranker: Reranker = entry.reranker(client, config)
     return reranker
 
+
+class _CallablePackage(types.ModuleType):
+    """Makes `rankgraph.rerank(query, docs, ...)` the one-call API (`rankgraph.api.rerank`).
+
+    Why on the package: `rankgraph.rerank` is this subpackage (`from rankgraph import
+    rerank; rerank.build(...)`), so a top-level function of that name would be replaced
+    by, or replace, the package depending on import order.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> RerankResult:
+        from rankgraph.api import rerank
+
+        return rerank(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage
 
 __all__ = ["METHODS", "Budget", "Method", "RerankResult", "Reranker", "build"]

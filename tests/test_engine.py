@@ -7,6 +7,7 @@ that the session fixture `engine` starts.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import socket
@@ -28,9 +29,11 @@ from rankgraph.engine import (
     PRESETS,
     EngineState,
     ensure_running,
+    find_engine,
     get_preset,
     hold,
     logs,
+    running_engines,
     start,
     status,
 )
@@ -45,12 +48,15 @@ from rankgraph.engine.presets import ModelPreset, WheelMember
 from rankgraph.engine.process import (
     check_port_free,
     free_port,
+    group_members,
     pid_alive,
     spawn_detached,
     wait_ready,
 )
-from rankgraph.engine.state import clear_state, read_state, write_state
-from rankgraph.errors import ConfigError, EngineError
+from rankgraph.engine.state import clear_state, read_state, state_path, write_state
+from rankgraph.engine.vllm_addons.rankgraph_key_guard import RequireKey
+from rankgraph.errors import ConfigError, EngineError, LLMUnavailable
+from rankgraph.llm import LLMClient
 
 
 def _settings(tmp_path: Path, **engine: Any) -> Settings:
@@ -190,6 +196,10 @@ def test_vllm_cpu_command_uses_the_measured_recipe(tmp_path: Path) -> None:
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "3"
     assert env["VLLM_CPU_OMP_THREADS_BIND"] == "0"
     assert env["HF_HUB_OFFLINE"] == "1"
+    # The key travels in the environment at start (see serve), never on the command line.
+    assert command[command.index("--middleware") + 1] == "rankgraph_key_guard.RequireKey"
+    assert Path(env["PYTHONPATH"], "rankgraph_key_guard.py").is_file()
+    assert "--api-key" not in command
 
 
 @pytest.mark.parametrize(("spec", "count"), [("0-1", 2), ("0,2,4", 3), ("0-3,8", 5), ("7", 1)])
@@ -334,13 +344,13 @@ def test_external_kind_rejects_a_silent_server(tmp_path: Path) -> None:
 # --- CLI ---------------------------------------------------------------------------------
 
 
-def test_cli_status_json_without_an_engine_prints_null_and_exits_1(
+def test_cli_status_json_without_an_engine_prints_an_empty_list_and_exits_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RANKGRAPH_CACHE_DIR", str(tmp_path))
     result = CliRunner().invoke(app, ["status", "--json", "--preset", "smollm2-135m"])
     assert result.exit_code == 1
-    assert json.loads(result.stdout) is None
+    assert json.loads(result.stdout) == []
 
 
 def test_cli_turns_an_unknown_preset_into_a_message_and_exit_1(
@@ -361,12 +371,12 @@ def test_running_engine_answers_status_models_logprobs_and_json_schema(
     engine: EngineState, engine_settings: Settings
 ) -> None:
     assert status(engine_settings) == engine
-    models = httpx.get(f"{engine.base_url}/models", timeout=30).json()
+    models = httpx.get(f"{engine.base_url}/models", headers=engine.headers(), timeout=30).json()
     assert engine.model in [m["id"] for m in models["data"]]
 
     chat = f"{engine.base_url}/chat/completions"
     question = [{"role": "user", "content": "Is Paris in France? Answer Yes or No."}]
-    reply = httpx.post(chat, timeout=300, json={
+    reply = httpx.post(chat, timeout=300, headers=engine.headers(), json={
         "model": engine.model, "messages": question, "max_tokens": 1,
         "temperature": 0, "logprobs": True, "top_logprobs": 5,
     }).json()  # fmt: skip
@@ -380,9 +390,208 @@ def test_running_engine_answers_status_models_logprobs_and_json_schema(
         "required": ["relevant"],
         "additionalProperties": False,
     }
-    reply = httpx.post(chat, timeout=300, json={
+    reply = httpx.post(chat, timeout=300, headers=engine.headers(), json={
         "model": engine.model, "messages": question, "max_tokens": 30, "temperature": 0,
         "response_format": {"type": "json_schema",
                             "json_schema": {"name": "verdict", "schema": schema}},
     }).json()  # fmt: skip
     assert isinstance(json.loads(reply["choices"][0]["message"]["content"])["relevant"], bool)
+
+
+# --- run-record secrecy, process groups, discovery -----------------------------------------
+
+
+def test_run_record_is_readable_by_its_owner_only_and_printed_without_its_key(
+    tmp_path: Path,
+) -> None:
+    settings = _settings(tmp_path)
+    state = EngineState(kind="embedded", model="m", base_url="http://x/v1", api_key="s3cret")
+    write_state(settings, state)
+    assert state_path(settings).stat().st_mode & 0o777 == 0o600
+    assert read_state(settings) == state
+    assert state.headers() == {"Authorization": "Bearer s3cret"}
+    assert "s3cret" not in json.dumps(state.public()) + repr(state)
+
+
+def test_stop_kills_helpers_that_outlive_the_group_leader(tmp_path: Path) -> None:
+    # Like vLLM's resource tracker: a helper left in the group after the leader exits.
+    settings = _settings(tmp_path)
+    log_path = tmp_path / "x.log"
+    script = (
+        "import subprocess; p = subprocess.Popen(['sleep', '300']); "
+        "print('helper', p.pid, flush=True)"
+    )
+    proc = spawn_detached([sys.executable, "-c", script], {}, log_path)
+    proc.wait()
+    helper = int(log_path.read_text().split("helper ")[1].split()[0])
+    assert pid_alive(helper)
+    write_state(settings, EngineState(kind="embedded", model="m", base_url="http://x/v1",
+                                      pid=proc.pid))  # fmt: skip
+    assert stop_engine(settings) is True
+    assert not pid_alive(helper)
+    assert group_members(proc.pid) == []
+
+
+@pytest.fixture
+def live_groups() -> Iterator[list[int]]:
+    """Process-group leaders standing in for running engines; killed afterwards."""
+    procs = [subprocess.Popen(["sleep", "300"], start_new_session=True) for _ in range(2)]
+    yield [proc.pid for proc in procs]
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def _record(
+    tmp_path: Path, preset: str, pid: int, url: str = "http://127.0.0.1:9/v1"
+) -> EngineState:
+    """A run record for `preset` whose process group is `pid`."""
+    state = EngineState(kind="embedded", preset=preset, model=preset, base_url=url, pid=pid,
+                        api_key=f"key-{preset}")  # fmt: skip
+    write_state(_settings(tmp_path, preset=preset), state)
+    return state
+
+
+def test_client_uses_the_only_running_engine_when_none_is_configured(
+    tmp_path: Path, live_groups: list[int], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(cache_dir=tmp_path)  # default preset qwen2.5-0.5b does not run
+    one = _record(tmp_path, "qwen2.5-1.5b", live_groups[0])
+    assert find_engine(settings) == one
+    assert "using the running engine embedded qwen2.5-1.5b" in caplog.text
+
+
+def test_client_prefers_the_configured_engine_when_it_runs(
+    tmp_path: Path, live_groups: list[int]
+) -> None:
+    settings = Settings(cache_dir=tmp_path)
+    _record(tmp_path, "qwen2.5-1.5b", live_groups[0])
+    default = _record(tmp_path, "qwen2.5-0.5b", live_groups[1])
+    assert find_engine(settings) == default
+
+
+def test_client_with_several_running_engines_names_them_and_how_to_choose(
+    tmp_path: Path, live_groups: list[int]
+) -> None:
+    settings = Settings(cache_dir=tmp_path)
+    _record(tmp_path, "qwen2.5-1.5b", live_groups[0])
+    _record(tmp_path, "smollm2-135m", live_groups[1])
+    with pytest.raises(LLMUnavailable) as info:
+        find_engine(settings)
+    message = str(info.value)
+    assert "2 engines run" in message
+    assert "qwen2.5-1.5b" in message and "smollm2-135m" in message
+    assert "RANKGRAPH_ENGINE__PRESET" in message
+
+
+def test_client_does_not_swap_a_configured_engine_for_another(
+    tmp_path: Path, live_groups: list[int]
+) -> None:
+    settings = _settings(tmp_path)  # engine.preset = smollm2-135m, which does not run
+    _record(tmp_path, "qwen2.5-1.5b", live_groups[0])
+    with pytest.raises(LLMUnavailable, match=r"engine start --preset smollm2-135m"):
+        find_engine(settings)
+
+
+def test_dead_engine_records_are_not_running_engines(tmp_path: Path) -> None:
+    settings = Settings(cache_dir=tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
+    dead.wait()
+    _record(tmp_path, "qwen2.5-1.5b", dead.pid)
+    assert running_engines(settings) == []
+    assert find_engine(settings) is None
+
+
+class _KeyedModelsHandler(_ModelsHandler):
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != "Bearer key-served-model":
+            self.send_response(401)
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+
+
+async def test_llm_client_from_settings_sends_the_running_engine_key(
+    tmp_path: Path, live_groups: list[int]
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeyedModelsHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        settings = Settings(cache_dir=tmp_path)
+        _record(tmp_path, "served-model", live_groups[0], url)
+        async with LLMClient.from_settings(settings) as client:
+            assert client.base_urls == [url]
+            assert await client.model() == "served-model"
+        async with httpx.AsyncClient() as bare:
+            assert (await bare.get(f"{url}/models")).status_code == 401
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cli_start_on_a_running_engine_exits_0_and_says_so(
+    tmp_path: Path, fake_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RANKGRAPH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("RANKGRAPH_ENGINE__BASE_URLS", json.dumps([fake_server]))
+    first = CliRunner().invoke(app, ["start", "--kind", "external"])
+    again = CliRunner().invoke(app, ["start", "--kind", "external"])
+    assert (first.exit_code, again.exit_code) == (0, 0)
+    assert not first.stdout.startswith("already running")
+    assert again.stdout.startswith("already running: external engine serving served-model")
+
+
+def test_cli_status_lists_every_running_engine(
+    tmp_path: Path, fake_server: str, live_groups: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RANKGRAPH_CACHE_DIR", str(tmp_path))
+    for preset, pid in zip(["qwen2.5-1.5b", "smollm2-135m"], live_groups, strict=True):
+        write_state(
+            _settings(tmp_path, preset=preset),
+            EngineState(kind="embedded", preset=preset, model="served-model",
+                        base_url=fake_server, pid=pid, api_key="k"),
+        )  # fmt: skip
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 0
+    assert result.stdout.count("embedded engine serving served-model") == 2
+    listed = json.loads(CliRunner().invoke(app, ["status", "--json"]).stdout)
+    assert sorted(r["preset"] for r in listed) == ["qwen2.5-1.5b", "smollm2-135m"]
+    assert all("api_key" not in r for r in listed)
+
+
+def _asgi_get(guard: RequireKey, path: str, headers: list[tuple[bytes, bytes]]) -> int:
+    sent: list[dict[str, Any]] = []
+
+    async def app_(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request"}
+
+    guard.app = app_
+    asyncio.run(guard({"type": "http", "path": path, "headers": headers}, receive, send))
+    return int(sent[0]["status"])
+
+
+def test_vllm_key_guard_asks_for_the_key_on_every_path_but_health(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VLLM_API_KEY", "k1")
+    guard = RequireKey(lambda *a: None)  # type: ignore[arg-type,return-value]
+    good = [(b"authorization", b"Bearer k1")]
+    for path in ["/metrics", "/docs", "/invocations", "/tokenize", "/v1/models"]:
+        assert _asgi_get(guard, path, []) == 401
+        assert _asgi_get(guard, path, [(b"authorization", b"Bearer k2")]) == 401
+        assert _asgi_get(guard, path, good) == 200
+    assert _asgi_get(guard, "/health", []) == 200
+
+
+def test_vllm_key_guard_refuses_to_start_without_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VLLM_API_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="VLLM_API_KEY"):
+        RequireKey(lambda *a: None)  # type: ignore[arg-type,return-value]
