@@ -77,7 +77,7 @@ COMMANDS = {
     ),
     "demo": Lazy(
         "rankgraph.agents.commands:demo",
-        "Start the engine, index a corpus, answer a sample question and show the trace.",
+        "Index the sample corpus, answer its questions with citations, show each trace.",
     ),
     "ask": Lazy(
         "rankgraph.agents.commands:ask",
@@ -113,7 +113,7 @@ EVAL_COMMANDS = {
     ),
     "answers": Lazy(
         "rankgraph.eval.answers:eval_answers",
-        "Score the whole pipeline: EM/F1, recall per stage, citations, abstention, cost.",
+        "Compare pipeline variants on the same questions: quality, abstention, recall, cost.",
     ),
 }
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from rankgraph.schema import Passage
 
-_SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+# a sentence ends at . ! ? before a capital — but not after an initial ("George W. Bush")
+_SENTENCES = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)\s+(?=[A-Z0-9\"'(\[])")
 _CITE = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOP = frozenset(
@@ -79,6 +80,9 @@ def attribute(text: str, kept: Sequence[Passage], *, min_support: float = 0.6) -
     ('attributed sentence 1 to [1] (support 1.00)',)
     >>> attribute("The capital of Peru is Lima [1].", ps).text
     'The capital of Peru is Lima.'
+    >>> bush = [Passage(id="b", text="George W. Bush was the 43rd president.")]
+    >>> attribute("George W. Bush", bush).text
+    'George W. Bush [1]'
     """
     repairs: list[str] = []
     out: list[str] = []

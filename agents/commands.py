@@ -244,7 +244,10 @@ def demo(
     ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Start the engine, index the sample corpus, answer its questions with citations and traces."""
+    """Index the sample corpus, answer its questions with citations, show each trace.
+
+    Starts the engine first when none runs.
+    """
     from rankgraph import demo as sample
 
     asked = [Sample(q, "", ()) for q in question] if question else sample.samples()
