@@ -11,8 +11,9 @@ import typer
 from rankgraph.agents.commands import ask, chat, demo, trace_show
 from rankgraph.engine.commands import app as engine_app
 from rankgraph.eval.answers import eval_answers
+from rankgraph.eval.rerank_command import eval_rerank
 from rankgraph.eval.retrieval import eval_retrieval
-from rankgraph.rerank.commands import eval_rerank, rerank_cmd
+from rankgraph.rerank.commands import rerank_cmd
 from rankgraph.retrieval.commands import index, search
 
 app = typer.Typer(

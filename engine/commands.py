@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from rankgraph import engine
 from rankgraph.config import Settings, load_settings
-from rankgraph.errors import RankgraphError
+from rankgraph.ui import exit_on_error, plain
 
 app = typer.Typer(help="Install, start and stop the local LLM engine.", no_args_is_help=True)
 
@@ -57,11 +56,9 @@ def _describe(state: engine.EngineState) -> str:
 
 def _run(action: Callable[[], T]) -> T:
     """Call the library; a RankgraphError is shown as a message and exits 1."""
-    try:
+    with exit_on_error():
         return action()
-    except RankgraphError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-        raise typer.Exit(1) from None
+    raise AssertionError("unreachable")  # exit_on_error re-raises as typer.Exit
 
 
 @app.command()
@@ -117,4 +114,4 @@ def logs(
 ) -> None:
     """Print the last lines of the engine's server log."""
     settings = _run(lambda: _settings(config, preset, kind))
-    typer.echo(_run(lambda: engine.logs(settings, lines)), nl=False)
+    typer.echo(plain(_run(lambda: engine.logs(settings, lines))), nl=False)
