@@ -80,11 +80,13 @@ def _print_report(report: IngestReport, collection: str, console: Console) -> No
             f"{len(report.removed)} removed, {len(report.skipped)} skipped; "
             f"+{report.chunks_added}/-{report.chunks_removed} chunks "
             f"({report.total_chunks} in all) in {report.seconds:.1f} s"
-        )
+        ),
+        soft_wrap=True,
     )
     for label, entries in (("skipped", report.skipped), ("warning", report.warnings)):
         for where, why in entries:
-            console.print(Text(f"  {label} ", style="yellow") + safe_text(f"{where}: {why}"))
+            line = Text(f"  {label} ", style="yellow") + safe_text(f"{where}: {why}")
+            console.print(line, soft_wrap=True)
 
 
 def search(
