@@ -9,9 +9,11 @@ test_engine_kill.py.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -26,7 +28,7 @@ from rankgraph.rerank.candidates import Query
 from rankgraph.rerank.commands import rerank_cmd
 from rankgraph.schema import Passage
 from rankgraph.trace import TraceEvent
-from tests.scripted_server import error_reply, serve
+from tests.scripted_server import Reply, chat_reply, error_reply, serve
 
 DEAD_URL = "http://127.0.0.1:9/v1"  # the discard port: nothing listens there
 
@@ -189,3 +191,54 @@ def test_eval_rerank_table_of_a_degraded_run_is_titled_degraded(tmp_path: Path) 
         result = CliRunner().invoke(cli(), [*args, "--config", str(config)])
     assert result.exit_code == 0, result.stderr
     assert "DEGRADED" in result.stdout
+
+
+def test_an_engine_that_dies_mid_eval_fails_the_run_and_the_rerun_resumes_from_the_cache(
+    tmp_path: Path,
+) -> None:
+    """The engine here is a scripted server shut down mid-run: killing the real engine
+    would take the shared test engine down with it, and a second real engine does not
+    fit beside it on a 2-core machine. The failure path in rankgraph is the same: the
+    endpoint stops answering between calls."""
+    data = data_folder(tmp_path / "d")
+    yes = chat_reply("Yes", top={"Yes": -0.2, "No": -1.8})
+    slow_yes = Reply(status=yes.status, body=yes.body, delay_s=0.05)
+    first_run = tmp_path / "first.trec"
+    outcome: dict[str, Any] = {}
+    with serve([slow_yes]) as server:
+        config = config_for(tmp_path, server.base_url)
+        args = ["eval", "rerank", "--data", str(data), "-m", "pointwise", "--concurrency", "1"]
+        args += ["--config", str(config), "-O", "fusion=none", "-o", str(first_run)]
+
+        def run() -> None:
+            outcome["result"] = CliRunner().invoke(cli(), args)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        while len(server.requests) < 2 and worker.is_alive():
+            time.sleep(0.01)
+    worker.join()  # the server is gone: the remaining calls fail
+    died = outcome["result"]
+    assert died.exit_code == 1
+    assert "LLM calls failed" in died.stderr
+    assert not first_run.exists()
+
+    rerun, replay = tmp_path / "rerun.trec", tmp_path / "replay.trec"
+    with serve([yes]) as server:
+        config = config_for(tmp_path, server.base_url)
+        args = ["eval", "rerank", "--data", str(data), "-m", "pointwise", "--json"]
+        args += ["--config", str(config), "-O", "fusion=none", "-o", str(rerun)]
+        resumed = CliRunner().invoke(cli(), args)
+        fresh_calls = len(server.requests)
+    assert resumed.exit_code == 0, resumed.stderr
+    usage = json.loads(resumed.stdout)["cost"]["usage"]
+    assert usage["cached_calls"] >= 1
+    assert fresh_calls == usage["calls"] - usage["cached_calls"]
+
+    config.write_text(config.read_text() + 'cache = "replay"\n')
+    args = ["eval", "rerank", "--data", str(data), "-m", "pointwise", "--json"]
+    args += ["--config", str(config), "-O", "fusion=none", "-o", str(replay)]
+    replayed = CliRunner().invoke(cli(), args)  # no server at all: every reply from the cache
+    assert replayed.exit_code == 0, replayed.stderr
+    assert json.loads(replayed.stdout)["cost"]["usage"]["cached_calls"] == usage["calls"]
+    assert replay.read_text() == rerun.read_text()
