@@ -91,7 +91,7 @@ class EngineSettings(_Section):
         from rankgraph.engine.presets import PRESETS
 
         if info.data.get("kind", "embedded") in {"embedded", "llamacpp"} and value not in PRESETS:
-            raise ValueError(f"unknown preset {value!r}; choose one of {', '.join(PRESETS)}")
+            raise ValueError(f"unknown model preset {value!r}; choose one of {', '.join(PRESETS)}")
         return value
 
 

@@ -87,7 +87,9 @@ def test_every_problem_gets_its_own_line(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_an_unknown_preset_is_named_with_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RANKGRAPH_ENGINE__PRESET", "nope")
-    with pytest.raises(ConfigError, match=r"unknown preset 'nope'; choose one of smollm2-135m"):
+    with pytest.raises(
+        ConfigError, match=r"unknown model preset 'nope'; choose one of smollm2-135m"
+    ):
         load_settings()
 
 
