@@ -108,7 +108,7 @@ EVAL_COMMANDS = {
         "Answer recall@k of dense, BM25 and hybrid retrieval; indexing and query speed.",
     ),
     "rerank": Lazy(
-        "rankgraph.rerank.commands:eval_rerank",
+        "rankgraph.eval.rerank_command:eval_rerank",
         "Rerank a judged candidate list and compare with its input order: quality and cost.",
     ),
     "answers": Lazy(

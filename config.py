@@ -7,14 +7,26 @@ arguments beat both. Unknown keys are rejected so typos do not pass silently.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
     YamlConfigSettingsSource,
 )
@@ -26,6 +38,19 @@ DEFAULT_CONFIG_FILE = Path("rankgraph.toml")
 
 def _xdg(var: str, fallback: str) -> Path:
     return Path(os.environ.get(var) or Path.home() / fallback) / "rankgraph"
+
+
+def _check_urls(urls: list[str]) -> list[str]:
+    """Each an http(s) URL with a host, e.g. http://127.0.0.1:8000/v1."""
+    for url in urls:
+        parsed = urlparse(url)
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            raise ValueError(f"{url!r} is not an http(s) URL such as http://127.0.0.1:8000/v1")
+        try:
+            parsed.port  # noqa: B018 - raises on a port that is not a number or out of range
+        except ValueError as exc:
+            raise ValueError(f"{url!r}: {exc}") from None
+    return urls
 
 
 class _Section(BaseModel):
@@ -43,16 +68,31 @@ class EngineSettings(_Section):
     base_urls: list[str] = Field(
         default_factory=list, description="kind=external: running OpenAI-compatible servers."
     )
-    host: str = "127.0.0.1"
-    port: int | None = Field(default=None, description="None picks a free port.")
-    max_model_len: int = 4096
-    kv_cache_gb: int = 2
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535, description="None picks a free port.")
+    max_model_len: int = Field(default=4096, ge=256, le=1_048_576)
+    kv_cache_gb: int = Field(default=2, ge=1, le=1024)
     cpu_threads: str | None = Field(
         default="0-1", description="VLLM_CPU_OMP_THREADS_BIND for the embedded engine."
     )
-    max_logprobs: int = 20
-    start_timeout_s: float = 900.0
+    max_logprobs: int = Field(default=20, ge=1, le=1000)
+    start_timeout_s: float = Field(default=900.0, gt=0, le=86_400)
     extra_args: list[str] = Field(default_factory=list)
+
+    @field_validator("base_urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        return _check_urls(value)
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str, info: ValidationInfo) -> str:
+        """A typo in the preset must say so, not "no engine running" later."""
+        from rankgraph.engine.presets import PRESETS
+
+        if info.data.get("kind", "embedded") in {"embedded", "llamacpp"} and value not in PRESETS:
+            raise ValueError(f"unknown model preset {value!r}; choose one of {', '.join(PRESETS)}")
+        return value
 
 
 class LLMSettings(_Section):
@@ -63,14 +103,30 @@ class LLMSettings(_Section):
     )
     model: str | None = Field(default=None, description="Empty: the endpoint's first model.")
     api_key: str = "EMPTY"
-    timeout_s: float = 300.0
-    max_attempts: int = 4
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 8.0
-    concurrency: int = Field(default=32, description="In-flight requests per endpoint.")
+    timeout_s: float = Field(default=300.0, gt=0, le=86_400)
+    max_attempts: int = Field(default=4, ge=1, le=100)
+    backoff_initial_s: float = Field(default=0.5, ge=0, le=600)
+    backoff_max_s: float = Field(default=8.0, ge=0, le=3600)
+    concurrency: int = Field(
+        default=32, ge=1, le=4096, description="In-flight requests per endpoint."
+    )
     cache: Literal["off", "read-write", "replay"] = "off"
     cache_path: Path | None = None
-    max_thinking_tokens: int = 512
+    max_thinking_tokens: int = Field(default=512, ge=1, le=131_072)
+
+    @field_validator("base_urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        return _check_urls(value)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> LLMSettings:
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ValueError(
+                f"backoff_initial_s={self.backoff_initial_s} exceeds "
+                f"backoff_max_s={self.backoff_max_s}"
+            )
+        return self
 
 
 class RetrievalSettings(_Section):
@@ -79,13 +135,13 @@ class RetrievalSettings(_Section):
     chroma_url: str | None = Field(
         default=None, description="A Chroma server (HttpClient); empty: embedded store."
     )
-    collection: str = "docs"
-    embedding_model: str = "all-MiniLM-L6-v2"
-    chunk_tokens: int = 200
-    chunk_overlap: int = 32
+    collection: str = Field(default="docs", min_length=1)
+    embedding_model: str = Field(default="all-MiniLM-L6-v2", min_length=1)
+    chunk_tokens: int = Field(default=200, ge=16, le=8192)
+    chunk_overlap: int = Field(default=32, ge=0, le=4096)
     mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
-    k: int = 20
-    rrf_k: int = 60
+    k: int = Field(default=20, ge=1, le=10_000)
+    rrf_k: int = Field(default=60, ge=1, le=10_000)
     dense_weight: float = Field(
         default=0.7,
         ge=0.0,
@@ -93,13 +149,35 @@ class RetrievalSettings(_Section):
         description="Hybrid: the dense list's share in weighted RRF (0.5 = plain RRF); 0.7 was"
         " chosen on half of wiki-nq (docs/benchmarks.md).",
     )
-    batch_size: int = 64
+    batch_size: int = Field(default=64, ge=1, le=65_536)
     write_batch: int = Field(
-        default=256, description="Chunks embedded and written per store batch (ingest)."
+        default=256,
+        ge=1,
+        le=100_000,
+        description="Chunks embedded and written per store batch (ingest).",
     )
     candidates: int = Field(
-        default=100, description="Hybrid: results each of dense and BM25 feed to fusion."
+        default=100,
+        ge=1,
+        le=100_000,
+        description="Hybrid: results each of dense and BM25 feed to fusion.",
     )
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _chroma_url(cls, value: str | None) -> str | None:
+        if value:
+            _check_urls([value if "://" in value else f"http://{value}"])
+        return value or None
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> RetrievalSettings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(
+                f"chunk_overlap={self.chunk_overlap} must be smaller than "
+                f"chunk_tokens={self.chunk_tokens}"
+            )
+        return self
 
 
 class Settings(BaseSettings):
@@ -147,7 +225,8 @@ class Settings(BaseSettings):
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     """Read settings from `path` (TOML or YAML), else `./rankgraph.toml` if present.
 
-    Raises ConfigError naming the file and the bad key.
+    Raises ConfigError naming the file and, one line each, every bad key and value
+    (and the environment variable that sets it), or the file's syntax error.
     """
     file: Path | None = Path(path) if path is not None else None
     if file is None and DEFAULT_CONFIG_FILE.is_file():
@@ -161,8 +240,42 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             raise ConfigError(f"config file must be .toml, .yaml or .yml: {file}")
         config[key] = file
     bound = type("Settings", (Settings,), {"model_config": {**Settings.model_config, **config}})
+    where = f" in {file}" if file else ""
     try:
         return bound(**overrides)
     except ValidationError as exc:
-        where = f" in {file}" if file else ""
-        raise ConfigError(f"invalid settings{where}:\n{exc}") from exc
+        problems = "\n".join(f"  {line}" for line in _problems(exc))
+        raise ConfigError(f"invalid settings{where} or RANKGRAPH_* variables:\n{problems}") from exc
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        syntax = "YAML" if isinstance(exc, yaml.YAMLError) else "TOML"
+        detail = " ".join(str(exc).split())  # YAML spreads its message over lines
+        raise ConfigError(f"{file}: not valid {syntax}: {detail}") from exc
+    except SettingsError as exc:
+        raise ConfigError(_env_problem(exc)) from exc
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    """One line per error: `llm.timeout_s = -1.0: Input should be greater than 0 (…)`."""
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        key = ".".join(loc) or "settings"
+        value = "" if error["type"] == "missing" else f" = {error.get('input')!r}"
+        if error["type"] in {"value_error", "assertion_error"}:
+            message = str(error.get("ctx", {}).get("error", error["msg"]))
+        else:
+            message = error["msg"]
+        env = "RANKGRAPH_" + "__".join(part.upper() for part in loc) if loc else ""
+        hint = f" (key {key} or {env})" if env and error["type"] != "extra_forbidden" else ""
+        if error["type"] == "model_type" or len(repr(error.get("input"))) > 120:
+            value = ""
+        lines.append(f"{key}{value}: {message}{hint}")
+    return lines
+
+
+def _env_problem(exc: SettingsError) -> str:
+    """pydantic-settings' "error parsing value for field …" with what to write instead."""
+    return (
+        f"{exc}: a list or table setting in the environment must be JSON, "
+        """e.g. RANKGRAPH_LLM__BASE_URLS='["http://127.0.0.1:8000/v1"]'"""
+    )

@@ -45,3 +45,7 @@ class InputError(RankgraphError):
 
 class CacheMiss(RankgraphError):
     """Replay-only cache mode met a request it has never seen."""
+
+
+class LLMCallsFailed(RankgraphError):
+    """LLM calls of a run failed and the run was not allowed to degrade (--allow-failures)."""

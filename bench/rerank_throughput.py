@@ -35,6 +35,8 @@ from rankgraph.engine import ensure_running
 from rankgraph.eval import rerank as ev
 from rankgraph.llm import LLMClient
 from rankgraph.rerank import build
+from rankgraph.rerank.batch import rerank_queries, total_cost
+from rankgraph.rerank.candidates import Query, load_candidates
 from rankgraph.trace import TraceEvent
 
 log = logging.getLogger("bench.rerank_throughput")
@@ -87,17 +89,17 @@ def replayable(event: TraceEvent) -> dict[str, Any]:
 
 
 async def rankgraph_pass(
-    settings: Settings, method: str, queries: list[ev.Query], concurrency: int, label: str
+    settings: Settings, method: str, queries: list[Query], concurrency: int, label: str
 ) -> tuple[Pass, list[dict[str, Any]]]:
     """Rerank all queries through rankgraph; the timed pass and the requests it sent."""
     async with LLMClient.from_settings(settings) as client:
         reranker = build(method, client)
         await client.model()  # resolve the model name outside the timed part
         started = time.perf_counter()
-        results = await ev.rerank_queries(reranker, queries, concurrency=concurrency)
+        results = await rerank_queries(reranker, queries, concurrency=concurrency)
         wall_s = time.perf_counter() - started
     events = [e for r in results for e in r.events if e.kind == "llm" and e.error is None]
-    cost = ev.total_cost(results, wall_s)
+    cost = total_cost(results, wall_s)
     timed = Pass(
         label,
         cost.usage.calls,
@@ -145,7 +147,7 @@ async def main(args: argparse.Namespace) -> None:
     state, started = ensure_running(settings)
     if started:
         log.info("started engine %s at %s (left running)", args.preset, state.base_url)
-    queries = ev.load_candidates(DATA / ev.CANDIDATES_FILE, depth=args.depth, limit=args.queries)
+    queries = load_candidates(DATA / ev.CANDIDATES_FILE, depth=args.depth, limit=args.queries)
     print(
         f"{args.method}: {len(queries)} DL19 queries x depth {args.depth}, "
         f"{args.concurrency} queries in flight, client limit {args.llm_concurrency}, "

@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from rankgraph import engine
 from rankgraph.config import Settings, load_settings
-from rankgraph.errors import RankgraphError
+from rankgraph.ui import exit_on_error, plain
 
 app = typer.Typer(help="Install, start, stop and inspect the LLM engine.", no_args_is_help=True)
 
@@ -62,12 +60,9 @@ def _chosen(preset: str | None, kind: Kind | None) -> bool:
 
 def _run(action: Callable[[], T]) -> T:
     """Call the library; a RankgraphError is shown as a message and exits 1."""
-    try:
+    with exit_on_error():
         return action()
-    except RankgraphError as exc:
-        # The message is plain text: `[embed]`-like brackets must not be read as markup.
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from None
+    raise AssertionError("unreachable")  # exit_on_error re-raises as typer.Exit
 
 
 @app.command()
@@ -131,4 +126,4 @@ def logs(
 ) -> None:
     """Print the last lines of the engine's server log."""
     settings = _run(lambda: _settings(config, preset, kind))
-    typer.echo(_run(lambda: engine.logs(settings, lines)), nl=False)
+    typer.echo(plain(_run(lambda: engine.logs(settings, lines))), nl=False)

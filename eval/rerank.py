@@ -1,201 +1,80 @@
-"""Offline evaluation of a reranker over a first-stage candidate list (TREC DL layout).
+"""Offline evaluation of a reranker over a judged first-stage candidate list (TREC DL layout).
 
 Why a library and not just a command: the CLI, the throughput bench and the tests
-all need the same three steps — read candidates, rerank every query with a bounded
-number in flight, score input and reranked orders with the same measures — and the
-numbers must not depend on which of them ran it.
+all need the same steps — read candidates and qrels, rerank every query, score input
+and reranked orders with the same measures — and the numbers must not depend on
+which of them ran it.
 
-Conventions (METHODS.md, "Evaluation conventions"): runs and qrels in TREC format;
-nDCG with graded gains (trec_eval `ndcg_cut`); MRR@10 and recall count rel >= 2 as
-relevant. Run files carry rank-derived scores (n, n-1, …) so that every evaluator
-reads the order we meant, whatever ties or missing scores the method produced.
+Conventions: qrels in TREC format; nDCG with graded gains (trec_eval `ndcg_cut`);
+MRR@10 and recall count rel >= 2 as relevant. Metrics are averaged over the queries
+that have judgments; a run with none is an error, not a row of NaN.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import ir_measures
 from ir_measures import Qrel, ScoredDoc
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel
 
-from rankgraph.errors import InputError, RankgraphError
-from rankgraph.rerank.base import Budget, Reranker, RerankResult
-from rankgraph.schema import Passage
-from rankgraph.trace import TraceEvent, Usage
-
-log = logging.getLogger(__name__)
+from rankgraph.errors import InputError
+from rankgraph.rerank.base import Reranker, RerankResult
+from rankgraph.rerank.batch import Cost, OnFailure, degraded_queries, rerank_queries, total_cost
+from rankgraph.rerank.candidates import MAX_REPORTED, Query, load_candidates
+from rankgraph.rerank.trec import Run, input_run, result_run
 
 CANDIDATES_FILE = "candidates.jsonl"
 QRELS_FILE = "qrels.txt"
 
-Run = dict[str, list[tuple[str, float]]]
-"""qid → ranked (docid, score), best first."""
+
+# -- qrels -------------------------------------------------------------------------------
 
 
-# -- input ---------------------------------------------------------------------------------
-
-
-class _Candidate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    docid: str = Field(min_length=1)
-    text: str
-    score: float | None = None
-
-
-class _CandidateLine(BaseModel):
-    """One line of candidates.jsonl: a query and its first-stage list, best first."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    qid: str = Field(min_length=1)
-    query: str = Field(min_length=1)
-    candidates: list[_Candidate]
-
-
-@dataclass(frozen=True)
-class Query:
-    """A query and its candidates as Passages (docid → id), in first-stage order."""
-
-    qid: str
-    text: str
-    passages: tuple[Passage, ...]
-
-
-def _parse_line(raw: str, where: str) -> _CandidateLine:
-    try:
-        line = _CandidateLine.model_validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(part) for part in first["loc"]) or "line"
-        raise InputError(
-            f"{where}: {loc}: {first['msg']} (expected "
-            '{"qid": str, "query": str, "candidates": [{"docid": str, "text": str, '
-            '"score": float}, ...]})'
-        ) from exc
-    seen: set[str] = set()
-    for candidate in line.candidates:
-        if candidate.docid in seen:
-            raise InputError(
-                f"{where}: duplicate docid {candidate.docid!r} in query {line.qid!r}; "
-                "each candidate must appear once per query"
-            )
-        seen.add(candidate.docid)
-    return line
-
-
-def load_candidates(
-    path: Path, *, depth: int | None = None, limit: int | None = None
-) -> list[Query]:
-    """Read a candidates JSONL file: the first `limit` queries, each cut to `depth`.
-
-    Reading stops at `limit`, so a quick `--limit 2` run does not pay for parsing a
-    large file. Raises InputError naming the file and line of the first malformed
-    entry (bad JSON, a missing field, a docid twice in one query, a qid twice).
-    """
-    if depth is not None and depth < 1:
-        raise InputError(f"depth must be at least 1, got {depth}")
-    if limit is not None and limit < 1:
-        raise InputError(f"limit must be at least 1, got {limit}")
-    if not path.is_file():
-        raise InputError(f"candidates file not found: {path}")
-    queries: list[Query] = []
-    qids: dict[str, int] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            if limit is not None and len(queries) >= limit:
-                break
-            where = f"{path}:{lineno}"
-            line = _parse_line(raw, where)
-            if line.qid in qids:
-                raise InputError(
-                    f"{where}: query {line.qid!r} already appeared on line {qids[line.qid]}"
-                )
-            qids[line.qid] = lineno
-            kept = line.candidates[:depth] if depth is not None else line.candidates
-            passages = tuple(Passage(id=c.docid, text=c.text, score=c.score) for c in kept)
-            queries.append(Query(qid=line.qid, text=line.query, passages=passages))
-    if not queries:
-        raise InputError(f"{path} holds no queries")
-    return queries
+def _qrel(fields: list[str]) -> Qrel:
+    if len(fields) != 4:
+        raise ValueError(f"{len(fields)} fields")
+    qid, _iteration, docid, rel = fields
+    return Qrel(qid, docid, int(rel))
 
 
 def read_qrels(path: Path) -> list[Qrel]:
-    """TREC qrels (`qid 0 docid rel`); InputError naming the file when unreadable."""
+    """TREC qrels (`qid iteration docid relevance`); blank and `#` lines are skipped.
+
+    Raises one InputError listing every malformed line with its number, or saying the
+    file holds no judgments.
+    """
     if not path.is_file():
         raise InputError(f"qrels file not found: {path}")
-    try:
-        return list(ir_measures.read_trec_qrels(str(path)))
-    except (ValueError, IndexError) as exc:
-        raise InputError(f"{path}: not TREC qrels (qid 0 docid rel): {exc}") from exc
-
-
-# -- runs ----------------------------------------------------------------------------------
-
-
-def _ranked(docids: Sequence[str]) -> list[tuple[str, float]]:
-    n = len(docids)
-    return [(docid, float(n - rank)) for rank, docid in enumerate(docids)]
-
-
-def input_run(queries: Iterable[Query]) -> Run:
-    """The first-stage order as a run."""
-    return {q.qid: _ranked([p.id for p in q.passages]) for q in queries}
-
-
-def result_run(queries: Sequence[Query], results: Sequence[RerankResult]) -> Run:
-    """The reranked orders as a run; `results[i]` belongs to `queries[i]`."""
-    return {
-        q.qid: _ranked([p.id for p in r.passages]) for q, r in zip(queries, results, strict=True)
-    }
-
-
-def format_trec_run(run: Run, tag: str) -> Iterator[str]:
-    """Lines `qid Q0 docid rank score tag`, ranks from 1."""
-    for qid, ranked in run.items():
-        for rank, (docid, score) in enumerate(ranked, start=1):
-            yield f"{qid} Q0 {docid} {rank} {score:.6f} {tag}"
-
-
-def write_trec_run(run: Run, path: Path, tag: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for line in format_trec_run(run, tag):
-            fh.write(line + "\n")
-
-
-def read_trec_run(path: Path) -> Run:
-    """Read a TREC run; each query's list ordered by rank. InputError names a bad line."""
-    if not path.is_file():
-        raise InputError(f"run file not found: {path}")
-    rows: dict[str, list[tuple[int, str, float]]] = {}
-    with path.open(encoding="utf-8") as fh:
+    qrels: list[Qrel] = []
+    problems: list[str] = []
+    with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
-            fields = raw.split()
-            if not fields:
+            text = raw.decode("utf-8", errors="replace").strip()
+            if not text or text.startswith("#"):
                 continue
             try:
-                qid, _, docid, rank, score, _tag = fields
-                rows.setdefault(qid, []).append((int(rank), docid, float(score)))
-            except ValueError as exc:
-                raise InputError(
-                    f"{path}:{lineno}: expected `qid Q0 docid rank score tag`, got {raw.strip()!r}"
-                ) from exc
-    return {
-        qid: [(docid, score) for _, docid, score in sorted(items)] for qid, items in rows.items()
-    }
+                qrels.append(_qrel(text.split()))
+            except ValueError:
+                problems.append(
+                    f"{path}:{lineno}: expected `qid 0 docid relevance` (relevance an integer), "
+                    f"got {text[:80]!r}"
+                )
+    if problems:
+        more = len(problems) - MAX_REPORTED
+        raise InputError(
+            "\n".join(problems[:MAX_REPORTED] + ([f"… and {more} more"] if more > 0 else []))
+        )
+    if not qrels:
+        raise InputError(f"{path} holds no judgments (lines `qid 0 docid relevance`)")
+    return qrels
 
 
-# -- metrics -------------------------------------------------------------------------------
+# -- metrics -----------------------------------------------------------------------------
 
 
 def measures(depth: int) -> dict[str, ir_measures.Measure]:
@@ -214,9 +93,14 @@ def evaluate(qrels: Sequence[Qrel], run: Run, depth: int) -> dict[str, float]:
 
     Qrels are cut to the run's queries first: ir_measures would otherwise count a
     judged query missing from the run as 0, so a `--limit 10` run would be averaged
-    over all judged queries.
+    over all judged queries. InputError when no query of the run is judged.
     """
     qrels = [q for q in qrels if q.query_id in run]
+    if not qrels:
+        raise InputError(
+            f"none of the {len(run)} queries has judgments in the qrels; check that the qids "
+            "of candidates and qrels match"
+        )
     scored = [
         ScoredDoc(qid, docid, score) for qid, ranked in run.items() for docid, score in ranked
     ]
@@ -225,103 +109,16 @@ def evaluate(qrels: Sequence[Qrel], run: Run, depth: int) -> dict[str, float]:
     return {label: float(values.get(measure, 0.0)) for label, measure in wanted.items()}
 
 
-# -- reranking -----------------------------------------------------------------------------
-
-
-def _check_permutation(qid: str, query: Query, result: RerankResult) -> None:
-    """A method bug must not turn into a silently wrong metric."""
-    n = len(query.passages)
-    if sorted(result.order) != list(range(n)) or len(result.passages) != n:
-        raise RankgraphError(
-            f"method {result.method!r} returned a ranking for query {qid!r} that is not a "
-            f"permutation of its {n} candidates (order={result.order[:20]}…); this is a bug "
-            "in the method"
-        )
-
-
-async def rerank_queries(
-    reranker: Reranker,
-    queries: Sequence[Query],
-    *,
-    concurrency: int = 4,
-    top_k: int | None = None,
-    budget: Budget | None = None,
-) -> list[RerankResult]:
-    """Rerank every query, at most `concurrency` queries in flight; results in input order.
-
-    Why bounded: methods that fan out per query (pointwise, JointRank) already fill the
-    client's per-endpoint limit; more queries in flight only grow queues and memory.
-    Methods that are sequential within a query (sliding-window listwise) are what
-    several queries at a time make use of the engine's batching.
-    """
-    if concurrency < 1:
-        raise InputError(f"concurrency must be at least 1, got {concurrency}")
-    gate = asyncio.Semaphore(concurrency)
-    done = 0
-
-    async def one(query: Query) -> RerankResult:
-        nonlocal done
-        async with gate:
-            if not query.passages:
-                return RerankResult(query=query.text, method=reranker.name, passages=[], order=[])
-            result = await reranker.rerank(query.text, query.passages, top_k=top_k, budget=budget)
-        _check_permutation(query.qid, query, result)
-        done += 1
-        log.info(
-            "reranked %s (%d/%d): %d calls, %d prompt tokens",
-            query.qid,
-            done,
-            len(queries),
-            result.usage.calls,
-            result.usage.prompt_tokens,
-        )
-        return result
-
-    tasks = [asyncio.create_task(one(q)) for q in queries]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:  # one query failed: stop the others instead of leaking them
-            task.cancel()
-        raise
-
-
-def tagged_events(queries: Sequence[Query], results: Sequence[RerankResult]) -> list[TraceEvent]:
-    """All results' events, each with its qid in `data`, for a `--trace` JSONL file."""
-    return [
-        event.model_copy(update={"data": {**event.data, "qid": q.qid}})
-        for q, r in zip(queries, results, strict=True)
-        for event in r.events
-    ]
-
-
-class Cost(BaseModel):
-    """What the reranking took, summed over queries."""
-
-    queries: int
-    usage: Usage
-    wall_s: float
-    repairs: int
-    failures: int
-    budget_exhausted: int
-
-
-def total_cost(results: Sequence[RerankResult], wall_s: float) -> Cost:
-    usage = Usage()
-    for result in results:
-        usage = usage + result.usage
-    return Cost(
-        queries=len(results),
-        usage=usage,
-        wall_s=round(wall_s, 3),
-        repairs=sum(r.repairs for r in results),
-        failures=sum(r.failures for r in results),
-        budget_exhausted=sum(r.budget_exhausted for r in results),
-    )
+# -- the evaluation ----------------------------------------------------------------------
 
 
 class EvalReport(BaseModel):
-    """Everything `rankgraph eval rerank` prints, as data (`--json` dumps it)."""
+    """Everything `rankgraph eval rerank` prints, as data (`--json` dumps it).
+
+    `degraded` is true when LLM calls failed and their windows kept the input order
+    (only with on_failure="keep_order"); `degraded_qids` names those queries, and
+    `reranked` then does not measure the method alone.
+    """
 
     method: str
     depth: int
@@ -330,6 +127,8 @@ class EvalReport(BaseModel):
     input: dict[str, float]
     reranked: dict[str, float]
     cost: Cost
+    degraded: bool = False
+    degraded_qids: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -353,23 +152,46 @@ def data_files(data_dir: Path) -> tuple[Path, Path]:
     return candidates, qrels
 
 
+@dataclass(frozen=True)
+class EvalInput:
+    """A data folder read and checked: everything that can fail before an LLM call."""
+
+    queries: list[Query]
+    qrels: list[Qrel]
+    depth: int
+
+
+def load_eval_input(data_dir: Path, *, depth: int = 100, limit: int | None = None) -> EvalInput:
+    candidates_path, qrels_path = data_files(data_dir)
+    queries = load_candidates(candidates_path, depth=depth, limit=limit)
+    qrels = read_qrels(qrels_path)
+    evaluate(qrels, input_run(queries), depth)  # no judged query: fail before paying
+    return EvalInput(queries, qrels, depth)
+
+
 async def evaluate_reranker(
     reranker: Reranker,
-    data_dir: Path,
+    data: Path | EvalInput,
     *,
     depth: int = 100,
     limit: int | None = None,
     concurrency: int = 4,
+    on_failure: OnFailure = "raise",
+    on_done: Callable[[int], None] | None = None,
 ) -> EvalOutcome:
     """Rerank a data folder's candidates and score input and reranked orders alike."""
-    candidates_path, qrels_path = data_files(data_dir)
-    queries = load_candidates(candidates_path, depth=depth, limit=limit)
-    qrels = read_qrels(qrels_path)
+    loaded = (
+        data if isinstance(data, EvalInput) else load_eval_input(data, depth=depth, limit=limit)
+    )
+    queries, qrels, depth = loaded.queries, loaded.qrels, loaded.depth
     started = time.perf_counter()
-    results = await rerank_queries(reranker, queries, concurrency=concurrency)
+    results = await rerank_queries(
+        reranker, queries, concurrency=concurrency, on_failure=on_failure, on_done=on_done
+    )
     wall_s = time.perf_counter() - started
     before, after = input_run(queries), result_run(queries, results)
     judged = {q.query_id for q in qrels}
+    degraded = degraded_queries(queries, results)
     report = EvalReport(
         method=reranker.name,
         depth=depth,
@@ -378,9 +200,12 @@ async def evaluate_reranker(
         input=evaluate(qrels, before, depth),
         reranked=evaluate(qrels, after, depth),
         cost=total_cost(results, wall_s),
+        degraded=bool(degraded),
+        degraded_qids=degraded,
     )
     return EvalOutcome(report, queries, before, after, results)
 
 
 def dump_json(report: EvalReport) -> str:
-    return json.dumps(report.model_dump(mode="json"), indent=2)
+    """Strict JSON (no NaN or Infinity, which JSON does not have)."""
+    return json.dumps(report.model_dump(mode="json"), indent=2, allow_nan=False)

@@ -28,9 +28,10 @@ from rich.console import Console
 from rich.table import Table
 
 from rankgraph.config import Settings, load_settings
-from rankgraph.errors import InputError, RankgraphError
+from rankgraph.errors import InputError
 from rankgraph.retrieval import MODES, Mode, Retriever, Store, index_paths
 from rankgraph.retrieval.store import index_text
+from rankgraph.ui import exit_on_error, safe_text
 
 DEFAULT_KS = (5, 20, 100)
 INDEX_SECONDS_KEY = "rankgraph_eval_index_seconds"
@@ -40,7 +41,7 @@ INDEX_DOCS_KEY = "rankgraph_eval_index_docs"
 class Question(BaseModel):
     """One line of a questions file."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
     qid: str
     question: str = Field(min_length=1)
@@ -78,16 +79,23 @@ class RetrievalEval(BaseModel):
 def load_questions(path: Path, limit: int | None = None) -> list[Question]:
     """The first `limit` questions of a JSONL file; InputError names the bad line."""
     out: list[Question] = []
-    with path.open(encoding="utf-8") as fh:
+    with path.open("rb") as fh:
         for line_no, line in enumerate(fh, 1):
             if limit is not None and len(out) >= limit:
                 break
             if not line.strip():
                 continue
             try:
-                out.append(Question.model_validate_json(line))
+                out.append(Question.model_validate_json(line.decode("utf-8")))
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path}:{line_no}: not UTF-8 (byte {exc.start})") from exc
             except ValidationError as exc:
-                raise InputError(f"{path}:{line_no}: not a question record: {exc}") from exc
+                first = exc.errors()[0]
+                loc = ".".join(str(part) for part in first["loc"]) or "line"
+                raise InputError(
+                    f"{path}:{line_no}: {loc}: {first['msg']} (expected "
+                    '{"qid": str, "question": str, "answer_doc_ids": [str, ...]})'
+                ) from exc
     if not out:
         raise InputError(f"no questions in {path}")
     return out
@@ -199,9 +207,14 @@ def _raw_encode_rate(store: Store, corpus: Path, sample: int) -> tuple[int, floa
     """Docs/s of a bare `SentenceTransformer.encode` of the first `sample` documents'
     title + text: the floor that indexing overhead (chunking, Chroma, BM25) adds to."""
     texts: list[str] = []
-    with corpus.open(encoding="utf-8") as fh:
+    with corpus.open(encoding="utf-8", errors="replace") as fh:
         for line in itertools.islice(fh, sample):
-            record = json.loads(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # the indexer reported it; a speed sample can do without it
+            if not isinstance(record, dict):
+                continue
             texts.append(index_text(record.get("title"), str(record.get("text", ""))))
     if not texts:
         return 0, 0.0
@@ -234,7 +247,9 @@ def _score_mode(
 
 def render(result: RetrievalEval, console: Console) -> None:
     ix = result.indexing
-    table = Table(title=f"answer recall on {result.questions} questions ({result.corpus})")
+    table = Table(
+        title=safe_text(f"answer recall on {result.questions} questions ({result.corpus})")
+    )
     table.add_column("mode")
     for k in result.ks:
         table.add_column(f"R@{k}", justify="right")
@@ -250,24 +265,28 @@ def render(result: RetrievalEval, console: Console) -> None:
     console.print(table)
     how = "reused index built earlier" if ix.reused else "built in this run"
     console.print(
-        f"indexing ({how}, collection {ix.collection}): {ix.documents} docs → {ix.chunks} "
-        f"chunks in {ix.seconds:.1f} s = {ix.docs_per_s:.1f} docs/s; raw encode of "
-        f"{ix.raw_encode_docs} docs: {ix.raw_encode_docs_per_s:.1f} docs/s; "
-        f"ratio {ix.ratio_to_raw_encode:.2f}"
+        safe_text(
+            f"indexing ({how}, collection {ix.collection}): {ix.documents} docs → {ix.chunks} "
+            f"chunks in {ix.seconds:.1f} s = {ix.docs_per_s:.1f} docs/s; raw encode of "
+            f"{ix.raw_encode_docs} docs: {ix.raw_encode_docs_per_s:.1f} docs/s; "
+            f"ratio {ix.ratio_to_raw_encode:.2f}"
+        )
     )
 
 
 def eval_retrieval(
     corpus: Annotated[Path, typer.Option(help="Corpus JSONL: id, title, text, ...")],
     questions: Annotated[Path, typer.Option(help="Questions JSONL: qid, question, answer_doc_ids")],
-    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False,
-    k: Annotated[list[int] | None, typer.Option("-k", "--k", help="Cut-offs (repeatable).")] = None,
+    k: Annotated[
+        list[int] | None,
+        typer.Option("-k", "--k", min=1, max=10_000, help="Cut-offs (repeatable)."),
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="rankgraph.toml / .yaml")] = None,
 ) -> None:
     """Answer recall@k of dense, BM25 and hybrid retrieval; indexing and query speed."""
-    err = Console(stderr=True)
-    try:
+    with exit_on_error():
         settings = load_settings(config)
         result = evaluate(
             settings,
@@ -277,9 +296,6 @@ def eval_retrieval(
             limit=limit,
             progress=sys.stderr.isatty(),
         )
-    except RankgraphError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
     if json_out:
         typer.echo(result.model_dump_json(indent=2))
     else:

@@ -1,20 +1,24 @@
-"""`rankgraph rerank` and `rankgraph eval rerank`: parse, call `rankgraph.eval.rerank`, print.
+"""`rankgraph rerank`, and the options and helpers it shares with `rankgraph eval rerank`.
 
-These are plain typer command functions; the lead's `cli.py` registers them. Nothing
-here computes a metric or talks to the model directly, so the numbers a user sees
-are the ones the library (and its tests) produce.
+Plain typer command functions, registered by the top-level CLI. They parse, call
+the library (`rerank.candidates`, `rerank.batch`, `rerank.trec`) and print.
 
-Both commands turn the response cache on (`read-write`, a file in the data dir)
-unless `--no-cache`: an interrupted evaluation resumes where it stopped and a rerun
-costs nothing. A cache mode set in the config file is kept.
+The response cache is on (`read-write`, a file in the data dir) unless `--no-cache`:
+an interrupted run resumes where it stopped and a rerun costs nothing. A cache mode
+set in the config file is kept.
+
+Failed LLM calls stop the run with exit 1 and nothing written, unless
+`--allow-failures`: then failed windows keep their prior order and the output says
+so (run tag `rankgraph-METHOD-degraded`, a warning on stderr).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,12 +28,44 @@ from rich.console import Console
 from rich.table import Table
 
 from rankgraph.config import Settings, load_settings
-from rankgraph.errors import ConfigError, RankgraphError
-from rankgraph.eval import rerank as ev
+from rankgraph.errors import ConfigError
 from rankgraph.llm import LLMClient
-from rankgraph.rerank import build
+from rankgraph.preflight import check_endpoints
+from rankgraph.rerank import METHODS, build
 from rankgraph.rerank.base import Reranker, RerankResult
+from rankgraph.rerank.batch import (
+    Cost,
+    OnFailure,
+    degraded_queries,
+    rerank_queries,
+    tagged_events,
+    total_cost,
+)
+from rankgraph.rerank.candidates import Query, load_candidates
+from rankgraph.rerank.options import make_config
+from rankgraph.rerank.trec import format_trec_run, result_run, run_tag, write_trec_run
 from rankgraph.trace import write_jsonl
+from rankgraph.ui import exit_on_error, progress_bar, safe_text
+
+
+def methods_help() -> str:
+    """Each method and its options with defaults, read from `METHODS` and the configs."""
+    lines = ["Methods and their --option KEY=VALUE settings (defaults shown):", ""]
+    width = max(len(name) for name in METHODS)
+    for name, entry in METHODS.items():
+        fields = dataclasses.fields(entry.config)
+        options = ", ".join(f"{f.name}={_default(f)}" for f in fields) or "(no options)"
+        lines.append(f"{name.ljust(width)}  {options}")
+    return "\n".join(lines)
+
+
+def _default(field: dataclasses.Field[Any]) -> str:
+    if field.default is not dataclasses.MISSING:
+        return json.dumps(field.default) if not isinstance(field.default, str) else field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return json.dumps(field.default_factory())
+    return "(required)"
+
 
 OptionList = Annotated[
     list[str] | None,
@@ -42,9 +78,32 @@ NoCache = Annotated[
     bool, typer.Option("--no-cache", help="Do not read or write the LLM response cache.")
 ]
 Concurrency = Annotated[
-    int, typer.Option("--concurrency", min=1, help="Queries reranked at the same time.")
+    int, typer.Option("--concurrency", min=1, max=1024, help="Queries reranked at the same time.")
 ]
-Method = Annotated[str, typer.Option("--method", "-m", help="Reranking method.")]
+Method = Annotated[
+    str,
+    typer.Option(
+        "--method",
+        "-m",
+        callback=lambda value: _known_method(value),
+        help=f"Reranking method: {', '.join(METHODS)} (their options: see above).",
+    ),
+]
+AllowFailures = Annotated[
+    bool,
+    typer.Option(
+        "--allow-failures",
+        help="When LLM calls fail, keep the prior order there and mark the output degraded "
+        "instead of exiting 1.",
+    ),
+]
+
+
+def _known_method(value: str) -> str:
+    """Reject `-m foo` while parsing, before settings, files or an engine are looked at."""
+    if value not in METHODS:
+        raise typer.BadParameter(f"unknown method {value!r}; choose one of {', '.join(METHODS)}")
+    return value
 
 
 def parse_options(items: list[str] | None) -> dict[str, Any]:
@@ -82,6 +141,13 @@ def _coerce(raw: str) -> Any:
         return raw
 
 
+def method_options(method: str, items: list[str] | None) -> dict[str, Any]:
+    """Parsed `--option`s, checked against the method's config before any engine is needed."""
+    options = parse_options(items)
+    make_config(method, METHODS[method].config, options)
+    return options
+
+
 def command_settings(config: Path | None, no_cache: bool) -> Settings:
     """Settings with the response cache on by default (read-write), off with `--no-cache`."""
     settings = load_settings(config)
@@ -96,19 +162,38 @@ def command_settings(config: Path | None, no_cache: bool) -> Settings:
 
 
 @asynccontextmanager
-async def _reranker(
+async def open_reranker(
     settings: Settings, method: str, options: dict[str, Any]
 ) -> AsyncIterator[Reranker]:
     """The method's reranker over a client that is closed afterwards.
 
-    "none" gets no client: the input-order baseline makes no LLM call, so scoring
-    it must not require a running engine.
+    "none" gets no client: the input-order baseline makes no LLM call, so scoring it
+    must not require a running engine. Otherwise a dead endpoint fails here, fast,
+    unless every reply is to come from a replay-only cache.
     """
     if method == "none":
         yield build(method, None, **options)  # type: ignore[arg-type]
         return
     async with LLMClient.from_settings(settings) as client:
+        if settings.llm.cache != "replay":
+            await check_endpoints(client.base_urls, api_key=settings.llm.api_key)
         yield build(method, client, **options)
+
+
+def failure_policy(allow_failures: bool) -> OnFailure:
+    return "keep_order" if allow_failures else "raise"
+
+
+def warn_degraded(qids: Sequence[str], failures: int) -> None:
+    """The stderr line a degraded run always ends with."""
+    shown = ", ".join(qids[:10]) + (" …" if len(qids) > 10 else "")
+    Console(stderr=True).print(
+        safe_text(
+            f"warning: degraded run: {failures} LLM calls failed in {len(qids)} queries "
+            f"({shown}); their windows kept the prior order",
+            style="bold yellow",
+        )
+    )
 
 
 def rerank_cmd(
@@ -117,7 +202,8 @@ def rerank_cmd(
     ],
     method: Method,
     depth: Annotated[
-        int | None, typer.Option("--depth", "-d", min=1, help="Rerank the top D candidates.")
+        int | None,
+        typer.Option("--depth", "-d", min=1, max=100_000, help="Rerank the top D candidates."),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="TREC run file; default: stdout.")
@@ -129,115 +215,54 @@ def rerank_cmd(
     config: ConfigPath = None,
     no_cache: NoCache = False,
     concurrency: Concurrency = 4,
+    allow_failures: AllowFailures = False,
 ) -> None:
     """Rerank each query's candidates and write a TREC run (`qid Q0 docid rank score tag`)."""
-    try:
+    with exit_on_error():
+        kwargs = method_options(method, options)
         settings = command_settings(config, no_cache)
-        kwargs = parse_options(options)
-        queries = ev.load_candidates(input, depth=depth)
-        results, wall_s = asyncio.run(_rerank(settings, method, kwargs, queries, concurrency))
-    except RankgraphError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    run = ev.result_run(queries, results)
-    tag = f"rankgraph-{method}"
+        queries = load_candidates(input, depth=depth)
+        results, wall_s = asyncio.run(
+            _rerank(settings, method, kwargs, queries, concurrency, failure_policy(allow_failures))
+        )
+    run = result_run(queries, results)
+    degraded = degraded_queries(queries, results)
+    tag = run_tag(method, degraded=bool(degraded))
     if output is None:
-        for line in ev.format_trec_run(run, tag):
+        for line in format_trec_run(run, tag):
             sys.stdout.write(line + "\n")
     else:
-        ev.write_trec_run(run, output, tag)
+        write_trec_run(run, output, tag)
     if trace is not None:
-        write_jsonl(ev.tagged_events(queries, results), trace)
-    Console(stderr=True).print(_cost_table(ev.total_cost(results, wall_s), method))
+        write_jsonl(tagged_events(queries, results), trace)
+    cost = total_cost(results, wall_s)
+    Console(stderr=True).print(cost_table(cost, method))
+    if degraded:
+        warn_degraded(degraded, cost.failures)
+
+
+rerank_cmd.__doc__ = f"{rerank_cmd.__doc__}\n\n{methods_help()}"
 
 
 async def _rerank(
     settings: Settings,
     method: str,
     options: dict[str, Any],
-    queries: list[ev.Query],
+    queries: list[Query],
     concurrency: int,
+    on_failure: OnFailure,
 ) -> tuple[list[RerankResult], float]:
     loop = asyncio.get_running_loop()
-    async with _reranker(settings, method, options) as reranker:
+    async with open_reranker(settings, method, options) as reranker:
         started = loop.time()
-        results = await ev.rerank_queries(reranker, queries, concurrency=concurrency)
+        with progress_bar(f"rerank {method}", len(queries)) as advance:
+            results = await rerank_queries(
+                reranker, queries, concurrency=concurrency, on_failure=on_failure, on_done=advance
+            )
         return results, loop.time() - started
 
 
-def eval_rerank(
-    data: Annotated[
-        Path, typer.Option("--data", help="Folder with candidates.jsonl and qrels.txt.")
-    ],
-    method: Method,
-    depth: Annotated[int, typer.Option("--depth", "-d", min=1, help="Rerank the top D.")] = 100,
-    limit: Annotated[
-        int | None, typer.Option("--limit", "-n", min=1, help="Only the first N queries.")
-    ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print all numbers as JSON.")] = False,
-    options: OptionList = None,
-    config: ConfigPath = None,
-    no_cache: NoCache = False,
-    concurrency: Concurrency = 4,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Also write the reranked TREC run.")
-    ] = None,
-    trace: Annotated[
-        Path | None, typer.Option("--trace", help="Write every LLM call as JSONL.")
-    ] = None,
-) -> None:
-    """Rerank a judged candidate list and compare with its input order: quality and cost."""
-    try:
-        settings = command_settings(config, no_cache)
-        kwargs = parse_options(options)
-        outcome = asyncio.run(_evaluate(settings, method, kwargs, data, depth, limit, concurrency))
-    except RankgraphError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    if output is not None:
-        ev.write_trec_run(outcome.reranked_run, output, f"rankgraph-{method}")
-    if trace is not None:
-        write_jsonl(ev.tagged_events(outcome.queries, outcome.results), trace)
-    if json_out:
-        sys.stdout.write(ev.dump_json(outcome.report) + "\n")
-        return
-    out = Console()
-    out.print(_metrics_table(outcome.report))
-    out.print(_cost_table(outcome.report.cost, method))
-
-
-async def _evaluate(
-    settings: Settings,
-    method: str,
-    options: dict[str, Any],
-    data: Path,
-    depth: int,
-    limit: int | None,
-    concurrency: int,
-) -> ev.EvalOutcome:
-    ev.data_files(data)  # a missing file fails before the client looks for an engine
-    async with _reranker(settings, method, options) as reranker:
-        return await ev.evaluate_reranker(
-            reranker, data, depth=depth, limit=limit, concurrency=concurrency
-        )
-
-
-def _metrics_table(report: ev.EvalReport) -> Table:
-    table = Table(
-        title=f"{report.method} at depth {report.depth}: {report.queries} queries "
-        f"({report.judged_queries} judged)"
-    )
-    table.add_column("measure")
-    table.add_column("input order", justify="right")
-    table.add_column(report.method, justify="right")
-    table.add_column("Δ", justify="right")
-    for label, before in report.input.items():
-        after = report.reranked[label]
-        table.add_row(label, f"{before:.4f}", f"{after:.4f}", f"{after - before:+.4f}")
-    return table
-
-
-def _cost_table(cost: ev.Cost, method: str) -> Table:
+def cost_table(cost: Cost, method: str) -> Table:
     usage = cost.usage
     table = Table(title=f"cost of {method}")
     table.add_column("cost")

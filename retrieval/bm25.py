@@ -4,13 +4,22 @@ Tokenisation follows the wiki-nq baseline: bm25s' regex tokenizer, English stopw
 and the Snowball English stemmer (PyStemmer). The index is a cache of the collection:
 it records the collection `key` it was built from, and the store rebuilds it when the
 key no longer matches.
+
+On disk, `<dir>` is a small file naming the folder that holds the current index
+(`<dir>.<random>/`). A writer saves into its own new folder and then replaces that
+file atomically, so concurrent rebuilds never share a folder and a reader sees the
+old index or the new one, never half of one. Superseded folders are removed once
+they are older than a reader could still be loading them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import tempfile
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +32,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
 
 _META = "rankgraph.json"
+STALE_AFTER_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -43,30 +53,30 @@ class BM25Index:
         return cls(ids=tuple(ids), key=key, retriever=retriever, stemmer=stemmer)
 
     def save(self, directory: Path) -> None:
-        """Write atomically: a crash leaves the old index or the new one, never half."""
+        """Publish atomically: readers see the old index or the new one, never half."""
         directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = directory.with_name(directory.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        self.retriever.save(str(tmp), show_progress=False)
-        (tmp / _META).write_text(json.dumps({"key": self.key, "ids": list(self.ids)}))
-        old = directory.with_name(directory.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if directory.exists():
-            directory.rename(old)
-        tmp.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
+        folder = Path(tempfile.mkdtemp(prefix=f"{directory.name}.", dir=directory.parent))
+        self.retriever.save(str(folder), show_progress=False)
+        (folder / _META).write_text(json.dumps({"key": self.key, "ids": list(self.ids)}))
+        pointer = folder.with_name(folder.name + ".ptr")
+        pointer.write_text(folder.name)
+        if directory.is_dir() and not directory.is_symlink():  # the pre-pointer layout
+            shutil.rmtree(directory, ignore_errors=True)
+        os.replace(pointer, directory)
+        _remove_superseded(directory, keep=folder.name)
 
     @classmethod
     def load(cls, directory: Path) -> BM25Index | None:
         """The saved index, or None when there is none or it is unreadable."""
-        meta_file = directory / _META
-        if not meta_file.is_file():
+        try:
+            folder = directory.with_name(directory.read_text().strip())
+        except (OSError, ValueError):
             return None
         try:
-            meta = json.loads(meta_file.read_text())
-            retriever = bm25s.BM25.load(str(directory), show_progress=False)
+            meta = json.loads((folder / _META).read_text())
+            retriever = bm25s.BM25.load(str(folder), show_progress=False)
         except (OSError, ValueError, KeyError) as exc:
-            log.warning("ignoring unreadable BM25 index in %s (%s); rebuilding", directory, exc)
+            log.warning("ignoring unreadable BM25 index in %s (%s); rebuilding", folder, exc)
             return None
         return cls(
             ids=tuple(meta["ids"]),
@@ -107,6 +117,23 @@ class BM25Index:
             top = _top_k(scores, k)
             out.append([(self.ids[i], float(scores[i])) for i in top if scores[i] > 0])
         return out
+
+
+def _remove_superseded(directory: Path, keep: str) -> None:
+    """Delete index folders other than `keep` that are older than STALE_AFTER_S.
+
+    Why not at once: another process may have read the pointer a moment ago and be
+    loading the folder it named.
+    """
+    cutoff = time.time() - STALE_AFTER_S
+    for old in directory.parent.glob(f"{directory.name}.*"):
+        if old.name == keep or old.suffix == ".ptr":
+            continue
+        try:
+            if old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except FileNotFoundError:
+            pass  # another writer removed it
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:

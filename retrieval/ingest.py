@@ -5,7 +5,13 @@
   re-embedding), new ones are embedded in batches, and its chunks that no longer
   occur are deleted.
 - `sync=True` makes the collection mirror exactly `paths`: chunks of files that are not
-  found under them any more are dropped.
+  found under them any more are dropped. A sync that finds no file at all (an empty
+  folder, an unmounted mount point) would empty the collection: it is refused unless
+  `force=True`.
+- Entries that cannot be indexed are skipped and reported, never fatal: broken and
+  looping symlinks, unreadable files, special files (FIFOs, sockets). Symlinks that
+  lead out of the indexed tree are not followed unless `follow_symlinks=True`, so a
+  link to /etc/passwd in a shared folder does not end up in the index.
 - Every batch is written as soon as it is full; a file is recorded as done only after
   all its chunks are stored, so an interrupted run leaves a usable store and the next
   run finishes the job.
@@ -13,6 +19,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -77,6 +84,10 @@ class _Tally:
     chunks_added: int = 0
     chunks_removed: int = 0
 
+    def skip(self, where: str, why: str) -> None:
+        self.skipped.append((where, why))
+        log.info("%s: skipped: %s", where, why)
+
     def note(self, note: Note) -> None:
         (self.skipped if note.skipped else self.warnings).append((note.where, note.message))
         log.warning("%s: %s", note.where, note.message)
@@ -91,11 +102,14 @@ def index_paths(
     chunk_overlap: int = _DEFAULTS.chunk_overlap,
     write_batch: int = _DEFAULTS.write_batch,
     progress: bool = False,
+    follow_symlinks: bool = False,
+    force: bool = False,
 ) -> IngestReport:
     """Index `paths` (files or directories, recursed) into `store`.
 
     Raises IngestError before touching the store if a path does not exist (with
-    `sync`, a mistyped path would otherwise drop everything indexed from it).
+    `sync`, a mistyped path would otherwise drop everything indexed from it), or if
+    `sync` finds no file while the collection holds chunks and `force` is not set.
     """
     roots = [Path(p).expanduser() for p in paths]
     missing = [str(p) for p in roots if not p.exists()]
@@ -105,14 +119,23 @@ def index_paths(
         raise IngestError("no paths given: pass files or directories to index")
     started = time.perf_counter()
     tally = _Tally([], [], [], [], [], [])
-    files = list(_walk(roots, tally))
+    files = list(_walk(roots, tally, follow_symlinks))
+    if sync and not files and not force and (stored := store.count()):
+        raise IngestError(
+            f"--sync found no file to index under {', '.join(map(str, roots))} and would "
+            f"remove all {stored} chunks of collection {store.name!r}; if that folder is meant "
+            "to be empty (not an unmounted drive), pass --force"
+        )
     chunker = Chunker(store.embedder, chunk_tokens, chunk_overlap)
     store.collection(create=True)
     manifest = store.manifest()
     with _progress(progress) as bar:
         task = bar.add_task("indexing", total=sum(f.stat().st_size for f in files))
         for path in files:
-            _index_file(store, manifest, chunker, path, tally, write_batch, bar, task)
+            try:
+                _index_file(store, manifest, chunker, path, tally, write_batch, bar, task)
+            except OSError as exc:  # vanished or unreadable since the walk
+                tally.skip(str(path), f"cannot read: {exc.strerror or exc}")
     seen = {str(f.resolve()) for f in files}
     if sync:
         for source in sorted((store.sources() | manifest.sources()) - seen):
@@ -135,33 +158,112 @@ def index_paths(
     )
 
 
-def _walk(roots: Sequence[Path], tally: _Tally) -> Iterator[Path]:
-    """Supported files under `roots`, sorted, hidden files and folders left out."""
+def _walk(roots: Sequence[Path], tally: _Tally, follow_symlinks: bool) -> Iterator[Path]:
+    """Indexable files under `roots`, sorted, hidden files and folders left out.
+
+    Roots named explicitly are followed even when they are symlinks; entries found
+    inside them are checked by `_admit`.
+    """
     emitted: set[Path] = set()
+    inside = [root.resolve() for root in roots]
     for root in roots:
         if root.is_file():
             candidates: Iterator[Path] = iter([root])
         else:
             candidates = (
                 Path(dirpath) / name
-                for dirpath, dirnames, filenames in _sorted_walk(root)
+                for dirpath, _dirnames, filenames in _sorted_walk(
+                    root, inside, follow_symlinks, tally
+                )
                 for name in filenames
                 if not name.startswith(".")
             )
         for path in candidates:
-            resolved = path.resolve()
-            if resolved in emitted:
+            resolved = (
+                root.resolve() if path == root else _admit(path, inside, follow_symlinks, tally)
+            )
+            if resolved is None or resolved in emitted:
                 continue
             emitted.add(resolved)
             if path.suffix.lower() not in SUFFIXES:
-                tally.skipped.append((str(path), f"unsupported file type {path.suffix!r}"))
+                tally.skip(str(path), f"unsupported file type {path.suffix!r}")
             else:
                 yield path
 
 
-def _sorted_walk(root: Path) -> Iterator[tuple[str, list[str], list[str]]]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+def _within(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path == root or path.is_relative_to(root) for root in roots)
+
+
+def _admit(path: Path, roots: Sequence[Path], follow_symlinks: bool, tally: _Tally) -> Path | None:
+    """The real path of a walked entry, or None (and a skip note) if it must be left out."""
+    try:
+        resolved = path.resolve(strict=True)
+    except FileNotFoundError:
+        tally.skip(str(path), f"broken symlink (to {_link_target(path)})")
+        return None
+    except RuntimeError:  # Python < 3.13 reports a symlink loop this way
+        tally.skip(str(path), "symlink loop")
+        return None
+    except OSError as exc:
+        why = "symlink loop" if exc.errno == errno.ELOOP else f"cannot resolve: {exc.strerror}"
+        tally.skip(str(path), why)
+        return None
+    if not follow_symlinks and not _within(resolved, roots):
+        tally.skip(
+            str(path),
+            f"symlink to {resolved}, outside the indexed folders (pass --follow-symlinks to "
+            "index it)",
+        )
+        return None
+    if not resolved.is_file():
+        tally.skip(str(path), "not a regular file (FIFO, socket or device)")
+        return None
+    if not os.access(resolved, os.R_OK):
+        tally.skip(str(path), "cannot read: permission denied")
+        return None
+    return resolved
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
+
+
+def _sorted_walk(
+    root: Path, roots: Sequence[Path], follow_symlinks: bool, tally: _Tally
+) -> Iterator[tuple[str, list[str], list[str]]]:
+    """`os.walk`, sorted; unreadable folders reported; linked folders followed only if asked.
+
+    With `follow_symlinks`, each real folder is visited once, so a link loop ends.
+    """
+    visited: set[str] = set()
+
+    def unreadable(exc: OSError) -> None:
+        tally.skip(str(exc.filename), f"cannot list folder: {exc.strerror}")
+
+    for dirpath, dirnames, filenames in os.walk(
+        root, onerror=unreadable, followlinks=follow_symlinks
+    ):
+        real = os.path.realpath(dirpath)
+        if real in visited:
+            dirnames[:] = []
+            continue
+        visited.add(real)
+        kept = []
+        for name in sorted(d for d in dirnames if not d.startswith(".")):
+            sub = Path(dirpath) / name
+            if not follow_symlinks and sub.is_symlink() and not _within(sub.resolve(), roots):
+                tally.skip(
+                    str(sub),
+                    f"symlinked folder to {sub.resolve()}, outside the indexed folders "
+                    "(pass --follow-symlinks to index it)",
+                )
+                continue
+            kept.append(name)
+        dirnames[:] = kept
         yield dirpath, dirnames, sorted(filenames)
 
 

@@ -63,9 +63,13 @@ def load(path: Path) -> Iterator[Item]:
             yield from _load_pdf(path)
             return
         with path.open("rb") as fh:
-            if b"\x00" in fh.read(_SNIFF):
-                yield Note(str(path), "binary file (NUL bytes), not text")
-                return
+            head = fh.read(_SNIFF)
+        if b"\x00" in head:
+            yield Note(str(path), "binary file (NUL bytes), not text")
+            return
+        if looks_binary(head):
+            yield Note(str(path), "binary file (mostly bytes that are not text)")
+            return
         if suffix == ".jsonl":
             yield from _load_jsonl(path)
         elif suffix in HTML_SUFFIXES:
@@ -74,6 +78,30 @@ def load(path: Path) -> Iterator[Item]:
             yield from _load_text(path, markdown=suffix != ".txt")
     except OSError as exc:
         yield Note(str(path), f"cannot read: {exc}")
+
+
+_TEXT_CONTROLS = frozenset("\t\n\r\f\v\x1b")
+BINARY_SHARE = 0.3
+
+
+def looks_binary(head: bytes) -> bool:
+    """True when over 30% of the first characters are invalid UTF-8 or control characters.
+
+    Random or compressed bytes fail UTF-8 about half the time; a text file in another
+    encoding (Latin-1) has a few bad bytes and is read with replacement instead.
+
+    >>> looks_binary("plain text, é".encode()), looks_binary(bytes(range(128, 256)))
+    (False, True)
+    """
+    if not head:
+        return False
+    text = head.decode("utf-8", errors="replace")
+    bad = sum(
+        1
+        for ch in text
+        if ch == "\ufffd" or (ord(ch) < 32 and ch not in _TEXT_CONTROLS) or 0x7F <= ord(ch) < 0xA0
+    )
+    return bad > BINARY_SHARE * len(text)
 
 
 class _Decoder:

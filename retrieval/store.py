@@ -2,9 +2,15 @@
 
 Chroma holds the chunks (text, metadata, vectors) and is the source of truth. Beside
 it, under `data_dir/index/<collection id>/`, live the BM25 index and the ingest
-manifest; both are caches that can be rebuilt from the collection. Every write first
-bumps a version number in the collection's metadata, so the BM25 index, keyed by
-"version:count", is known to be stale even after an interrupted write.
+manifest; both are caches that can be rebuilt from the collection.
+
+Several processes may write one collection at once (two `index` runs, or workers
+against a Chroma server). So: a collection is created if absent, and a writer that
+loses that race opens the winner's; every write sets a fresh random version stamp
+in the collection's metadata before and after it, so the BM25 index, keyed by
+"stamp:count", is known to be stale after any write, even an interrupted one (a
+counter read-modify-written by concurrent writers lost increments); the BM25 index
+is written to a private folder and published by an atomic rename (bm25.py).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,16 +168,7 @@ class Store:
         if found is None:
             if not create:
                 return None
-            return self._client.create_collection(
-                self.name,
-                embedding_function=_chroma_embedding_function(self.embedder),
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={
-                    MODEL_KEY: self.embedder.model_name,
-                    DIM_KEY: self.embedder.dimension,
-                    VERSION_KEY: 0,
-                },
-            )
+            found = self._create()
         stored = (found.metadata or {}).get(MODEL_KEY)
         if stored != self.embedder.model_name:
             raise RetrievalError(
@@ -179,6 +177,27 @@ class Store:
                 f"{stored!r} or index into another collection (--collection NAME)"
             )
         return found
+
+    def _create(self) -> Collection:
+        """Create the collection; if another writer created it first, open theirs."""
+        try:
+            return self._client.create_collection(
+                self.name,
+                embedding_function=_chroma_embedding_function(self.embedder),
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={
+                    MODEL_KEY: self.embedder.model_name,
+                    DIM_KEY: self.embedder.dimension,
+                    VERSION_KEY: new_stamp(),
+                },
+            )
+        except (ChromaError, ValueError) as exc:
+            if "already exists" not in str(exc):
+                raise RetrievalError(f"cannot create collection {self.name!r}: {exc}") from exc
+            log.info("collection %s was created by another writer; opening it", self.name)
+            return self._client.get_collection(
+                self.name, embedding_function=_chroma_embedding_function(self.embedder)
+            )
 
     def collection(self, *, create: bool = False) -> Collection:
         found = self._open(create=create)
@@ -211,9 +230,16 @@ class Store:
     # --- writes ----------------------------------------------------------------------
 
     def _bump_version(self, coll: Collection) -> None:
-        meta = dict(coll.metadata or {})
-        meta[VERSION_KEY] = int(cast(int, meta.get(VERSION_KEY, 0))) + 1
-        coll.modify(metadata=meta)
+        """Set a fresh stamp: unlike a counter, concurrent writers cannot undo each other's."""
+        current = self._client.get_collection(
+            self.name, embedding_function=_chroma_embedding_function(self.embedder)
+        )
+        coll.modify(metadata={**(current.metadata or {}), VERSION_KEY: new_stamp()})
+
+    def version(self) -> str:
+        """The collection's current version stamp ('' when it does not exist)."""
+        found = self._open()
+        return "" if found is None else str((found.metadata or {}).get(VERSION_KEY, ""))
 
     def add(self, chunks: Sequence[Chunk]) -> None:
         """Embed and upsert one batch; the batch is durable once this returns."""
@@ -228,6 +254,7 @@ class Store:
             documents=[c.text for c in chunks],
             metadatas=[chunk_metadata(c) for c in chunks],
         )
+        self._bump_version(coll)  # an index built during the write is stale too
 
     def update_metadata(self, chunks: Sequence[Chunk]) -> None:
         """Refresh metadata (offsets, extra fields) of stored chunks without re-embedding.
@@ -246,6 +273,7 @@ class Store:
         self._bump_version(coll)
         for start in range(0, len(ids), _PAGE):
             coll.delete(ids=list(ids[start : start + _PAGE]))
+        self._bump_version(coll)
 
     # --- reads -----------------------------------------------------------------------
 
@@ -348,6 +376,11 @@ class Store:
                 index.save(directory)
             self._bm25 = index
             return index
+
+
+def new_stamp() -> str:
+    """A version stamp no other write will ever set."""
+    return uuid.uuid4().hex
 
 
 def chunk_metadata(chunk: Chunk) -> dict[str, str | int | float | bool]:

@@ -54,3 +54,71 @@ def test_an_unknown_key_is_an_error_naming_the_file_and_the_key(tmp_path: Path) 
 def test_a_missing_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "says"),
+    [
+        ("RANKGRAPH_LLM__CONCURRENCY", "0", "llm.concurrency = '0': Input should be greater than"),
+        ("RANKGRAPH_LLM__TIMEOUT_S", "-1", "llm.timeout_s = '-1': Input should be greater than 0"),
+        ("RANKGRAPH_RETRIEVAL__K", "0", "retrieval.k = '0'"),
+        ("RANKGRAPH_ENGINE__PORT", "70000", "engine.port = '70000'"),
+        ("RANKGRAPH_LLM__BASE_URLS", '["127.0.0.1:8000"]', "is not an http(s) URL"),
+    ],
+)
+def test_an_out_of_bounds_number_or_bad_url_is_one_line_naming_key_value_and_variable(
+    monkeypatch: pytest.MonkeyPatch, env: str, value: str, says: str
+) -> None:
+    monkeypatch.setenv(env, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    problems = str(info.value).splitlines()[1:]
+    assert len(problems) == 1
+    assert says in problems[0] and env in problems[0]
+
+
+def test_every_problem_gets_its_own_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RANKGRAPH_LLM__CONCURRENCY", "0")
+    monkeypatch.setenv("RANKGRAPH_LLM__MAX_ATTEMPTS", "0")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert len(str(info.value).splitlines()) == 3
+
+
+def test_an_unknown_preset_is_named_with_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RANKGRAPH_ENGINE__PRESET", "nope")
+    with pytest.raises(
+        ConfigError, match=r"unknown model preset 'nope'; choose one of smollm2-135m"
+    ):
+        load_settings()
+
+
+def test_a_list_setting_that_is_not_json_in_the_environment_says_how_to_write_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RANKGRAPH_LLM__BASE_URLS", "garbage")
+    with pytest.raises(ConfigError, match=r"must be JSON, e\.g\. RANKGRAPH_LLM__BASE_URLS="):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("bad.toml", "[llm\nx = 1\n", "not valid TOML"),
+        ("bad.yaml", "llm: [\n - a\n c", "not valid YAML"),
+    ],
+)
+def test_a_config_file_syntax_error_names_the_file_and_position(
+    tmp_path: Path, name: str, text: str, says: str
+) -> None:
+    file = tmp_path / name
+    file.write_text(text)
+    with pytest.raises(ConfigError, match=rf"{name}: {says}:.*line"):
+        load_settings(file)
+
+
+def test_chunk_overlap_must_be_smaller_than_the_chunk() -> None:
+    with pytest.raises(
+        ConfigError, match="chunk_overlap=200 must be smaller than chunk_tokens=100"
+    ):
+        load_settings(retrieval={"chunk_tokens": 100, "chunk_overlap": 200})

@@ -1,4 +1,5 @@
-"""Offline reranking evaluation: input parsing, TREC runs, metrics, the two commands.
+"""Offline reranking evaluation: input parsing, TREC runs, metrics, the two commands,
+and the failure policy (failed LLM calls never pass as results).
 
 Unit tests use a scripted in-process reranker (no model); one engine-backed test
 runs `rankgraph eval rerank` end to end on the session engine.
@@ -19,8 +20,11 @@ from rankgraph.config import Settings
 from rankgraph.engine.state import EngineState
 from rankgraph.errors import ConfigError, InputError, RankgraphError
 from rankgraph.eval import rerank as ev
+from rankgraph.eval.rerank_command import eval_rerank
+from rankgraph.rerank import batch, trec
 from rankgraph.rerank.base import Budget, RerankResult
-from rankgraph.rerank.commands import command_settings, eval_rerank, parse_options, rerank_cmd
+from rankgraph.rerank.candidates import Query, load_candidates
+from rankgraph.rerank.commands import command_settings, parse_options, rerank_cmd
 from rankgraph.schema import Passage
 
 
@@ -96,8 +100,8 @@ def cli() -> typer.Typer:
 
 def test_bm25_input_order_on_dl19_gives_published_ndcg10(shared_data: Path) -> None:
     data = shared_data / "trec-dl19"
-    queries = ev.load_candidates(data / "candidates.jsonl", depth=100)
-    metrics = ev.evaluate(ev.read_qrels(data / "qrels.txt"), ev.input_run(queries), 100)
+    queries = load_candidates(data / "candidates.jsonl", depth=100)
+    metrics = ev.evaluate(ev.read_qrels(data / "qrels.txt"), trec.input_run(queries), 100)
     assert len(queries) == 43
     assert round(metrics["nDCG@10"], 4) == 0.5058
     assert set(metrics) == {"nDCG@1", "nDCG@5", "nDCG@10", "MRR@10", "R@100"}
@@ -127,21 +131,21 @@ async def test_evaluate_reranker_scores_input_and_reranked_orders(tiny: Path) ->
 def test_trec_run_round_trips_in_rank_order(tmp_path: Path) -> None:
     run = {"7": [("x", 3.0), ("y", 2.0), ("z", 1.0)], "8": [("w", 1.0)]}
     path = tmp_path / "out" / "run.trec"
-    ev.write_trec_run(run, path, "rankgraph-test")
+    trec.write_trec_run(run, path, "rankgraph-test")
     assert path.read_text().splitlines()[0] == "7 Q0 x 1 3.000000 rankgraph-test"
-    assert ev.read_trec_run(path) == run
+    assert trec.read_trec_run(path) == run
 
 
 def test_run_scores_follow_rank_even_when_method_scores_tie() -> None:
-    queries = [ev.Query("1", "q", tuple(Passage(id=d, text=d, score=1.0) for d in "abc"))]
-    assert ev.input_run(queries) == {"1": [("a", 3.0), ("b", 2.0), ("c", 1.0)]}
+    queries = [Query("1", "q", tuple(Passage(id=d, text=d, score=1.0) for d in "abc"))]
+    assert trec.input_run(queries) == {"1": [("a", 3.0), ("b", 2.0), ("c", 1.0)]}
 
 
 def test_read_trec_run_names_the_malformed_line(tmp_path: Path) -> None:
     path = tmp_path / "run.trec"
     path.write_text("1 Q0 a 1 2.0 t\n1 Q0 b two 1.0 t\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"run\.trec:2: expected `qid Q0 docid rank score tag`"):
-        ev.read_trec_run(path)
+        trec.read_trec_run(path)
 
 
 # -- malformed input --------------------------------------------------------------------------
@@ -152,29 +156,29 @@ def test_load_candidates_names_line_and_field_of_a_missing_field(tmp_path: Path)
     del bad["candidates"][0]["text"]  # type: ignore[index]
     path = write_candidates(tmp_path / "c.jsonl", [line("1", ["a"]), bad])
     with pytest.raises(InputError, match=r"c\.jsonl:2: candidates\.0\.text: Field required"):
-        ev.load_candidates(path)
+        load_candidates(path)
 
 
 def test_load_candidates_rejects_a_docid_twice_in_one_query(tmp_path: Path) -> None:
     path = write_candidates(tmp_path / "c.jsonl", [line("1", ["a", "b", "a"])])
     with pytest.raises(InputError, match=r"c\.jsonl:1: duplicate docid 'a' in query '1'"):
-        ev.load_candidates(path)
+        load_candidates(path)
 
 
 def test_load_candidates_rejects_bad_json_and_repeated_qids(tmp_path: Path) -> None:
     path = write_candidates(tmp_path / "c.jsonl", ["{not json"])
     with pytest.raises(InputError, match=r"c\.jsonl:1:"):
-        ev.load_candidates(path)
+        load_candidates(path)
     path = write_candidates(tmp_path / "d.jsonl", [line("1", ["a"]), line("1", ["b"])])
     with pytest.raises(InputError, match=r"d\.jsonl:2: query '1' already appeared on line 1"):
-        ev.load_candidates(path)
+        load_candidates(path)
 
 
 def test_limit_keeps_the_first_queries_and_depth_cuts_each_list(tmp_path: Path) -> None:
     path = write_candidates(
         tmp_path / "c.jsonl", [line("1", ["a", "b", "c"]), line("2", ["d"]), "{broken"]
     )
-    queries = ev.load_candidates(path, depth=2, limit=2)
+    queries = load_candidates(path, depth=2, limit=2)
     assert [q.qid for q in queries] == ["1", "2"]
     assert [p.id for p in queries[0].passages] == ["a", "b"]
     assert queries[0].passages[0].score == 10.0
@@ -184,17 +188,17 @@ def test_limit_keeps_the_first_queries_and_depth_cuts_each_list(tmp_path: Path) 
 
 
 async def test_rerank_queries_keeps_at_most_concurrency_queries_in_flight() -> None:
-    queries = [ev.Query(str(i), "q", (Passage(id="a", text="a"),)) for i in range(10)]
+    queries = [Query(str(i), "q", (Passage(id="a", text="a"),)) for i in range(10)]
     reranker = Reverse()
-    results = await ev.rerank_queries(reranker, queries, concurrency=3)
+    results = await batch.rerank_queries(reranker, queries, concurrency=3)
     assert len(results) == 10
     assert reranker.peak == 3
 
 
 async def test_rerank_queries_rejects_a_result_that_is_not_a_permutation() -> None:
-    queries = [ev.Query("1", "q", tuple(Passage(id=d, text=d) for d in "ab"))]
+    queries = [Query("1", "q", tuple(Passage(id=d, text=d) for d in "ab"))]
     with pytest.raises(RankgraphError, match="not a permutation"):
-        await ev.rerank_queries(Reverse(broken=True), queries)
+        await batch.rerank_queries(Reverse(broken=True), queries)
 
 
 # -- options and commands ---------------------------------------------------------------------
@@ -245,10 +249,10 @@ async def test_a_failing_query_cancels_the_others() -> None:
                 raise
             raise AssertionError("not cancelled")
 
-    queries = [ev.Query("1", "boom", (Passage(id="a", text="a"),))]
-    queries += [ev.Query(str(i), f"q{i}", (Passage(id="a", text="a"),)) for i in range(2, 5)]
+    queries = [Query("1", "boom", (Passage(id="a", text="a"),))]
+    queries += [Query(str(i), f"q{i}", (Passage(id="a", text="a"),)) for i in range(2, 5)]
     with pytest.raises(RankgraphError, match="boom"):
-        await ev.rerank_queries(Fails(), queries, concurrency=4)
+        await batch.rerank_queries(Fails(), queries, concurrency=4)
     await asyncio.sleep(0)
     assert sorted(cancelled) == ["q2", "q3", "q4"]
 
@@ -330,7 +334,7 @@ def test_eval_rerank_end_to_end_on_the_engine(
     report = json.loads(result.stdout)
     assert report["queries"] == 2
     assert report["cost"]["usage"]["calls"] > 0
-    run = ev.read_trec_run(run_path)
-    queries = ev.load_candidates(shared_data / "trec-dl19" / "candidates.jsonl", depth=5, limit=2)
+    run = trec.read_trec_run(run_path)
+    queries = load_candidates(shared_data / "trec-dl19" / "candidates.jsonl", depth=5, limit=2)
     for query in queries:
         assert sorted(d for d, _ in run[query.qid]) == sorted(p.id for p in query.passages)

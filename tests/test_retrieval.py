@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import chromadb
@@ -194,8 +195,7 @@ def test_bm25_index_follows_the_collection_and_is_rebuilt_when_lost(tmp_path: Pa
     index_paths(store, [first.parent])
     assert [p.source for p in retriever.search("axolotl", mode="bm25")] == [str(second)]
 
-    for path in (tmp_path / "data" / "index").rglob("bm25"):
-        for f in path.iterdir():
-            f.unlink()
+    for folder in (tmp_path / "data" / "index").rglob("bm25.*"):
+        shutil.rmtree(folder)
     fresh = Retriever(make_store(tmp_path), make_settings(tmp_path).retrieval)
     assert [p.source for p in fresh.search("axolotl", mode="bm25")] == [str(second)]
