@@ -79,6 +79,12 @@ def _chroma_embedding_function(embedder: SentenceEmbedder) -> EmbeddingFunction[
     return cast("EmbeddingFunction[Embeddable]", embedder)
 
 
+# chromadb caches one shared system per path in a class-level dict; two threads opening
+# the same path for the first time race inside it ("RustBindingsAPI has no attribute
+# 'bindings'"), so opening is serialised. Only the open: queries run concurrently.
+_CHROMA_OPEN = threading.Lock()
+
+
 def chroma_client(settings: Settings) -> ClientAPI:
     """A Chroma server client when `retrieval.chroma_url` is set, else an embedded store."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
@@ -102,7 +108,8 @@ def chroma_client(settings: Settings) -> ClientAPI:
             ) from exc
     path = settings.data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    with _CHROMA_OPEN:
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
 class Store:
