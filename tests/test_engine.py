@@ -504,7 +504,7 @@ def test_dead_engine_records_are_not_running_engines(tmp_path: Path) -> None:
 
 class _KeyedModelsHandler(_ModelsHandler):
     def do_GET(self) -> None:
-        if self.headers.get("Authorization") != "Bearer key-served-model":
+        if self.headers.get("Authorization") != "Bearer key-smollm2-135m":
             self.send_response(401)
             self.send_header("content-length", "0")
             self.end_headers()
@@ -520,7 +520,7 @@ async def test_llm_client_from_settings_sends_the_running_engine_key(
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/v1"
         settings = Settings(cache_dir=tmp_path)
-        _record(tmp_path, "served-model", live_groups[0], url)
+        _record(tmp_path, "smollm2-135m", live_groups[0], url)
         async with LLMClient.from_settings(settings) as client:
             assert client.base_urls == [url]
             assert await client.model() == "served-model"
