@@ -523,7 +523,7 @@ async def test_llm_client_from_settings_sends_the_running_engine_key(
         _record(tmp_path, "smollm2-135m", live_groups[0], url)
         async with LLMClient.from_settings(settings) as client:
             assert client.base_urls == [url]
-            assert await client.model() == "served-model"
+            assert await client.model() == "smollm2-135m"
         async with httpx.AsyncClient() as bare:
             assert (await bare.get(f"{url}/models")).status_code == 401
     finally:
