@@ -23,9 +23,10 @@ from rankgraph.agents.pipeline import Pipeline
 from rankgraph.agents.summary import events_table, print_answer, story
 from rankgraph.config import Settings, load_settings
 from rankgraph.demo import Sample
-from rankgraph.errors import InputError, RankgraphError
+from rankgraph.errors import InputError
 from rankgraph.eval.qa_scoring import contains_answer
 from rankgraph.trace import TraceEvent
+from rankgraph.ui import exit_on_error, safe_text
 
 T = TypeVar("T")
 
@@ -39,16 +40,13 @@ CollectionOpt = Annotated[
 
 def _run(coro: Awaitable[T]) -> T:
     """Run the command's coroutine; library errors end the command with exit 1."""
-    err = Console(stderr=True)
-    try:
-        return asyncio.run(coro)  # type: ignore[arg-type]
-    except NodeFailed as exc:
-        err.print(f"error: {exc}", markup=False)
-        err.print(f"({len(exc.trace)} trace events kept; pass --trace FILE to save them)")
-        raise typer.Exit(1) from exc
-    except RankgraphError as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(1) from exc
+    with exit_on_error():
+        try:
+            return asyncio.run(coro)  # type: ignore[arg-type]
+        except NodeFailed as exc:
+            note = f"({len(exc.trace)} trace events kept; pass --trace FILE to save them)"
+            Console(stderr=True).print(note)
+            raise
 
 
 def _settings(config: Path | None, collection: str | None = None) -> Settings:
@@ -77,9 +75,9 @@ async def _answer(
     answer: Answer | None = None
     async for event in pipe.stream(question, thread):
         if event.type == "warning":
-            Console(stderr=True).print(f"warning: {event.text}", style="yellow")
+            Console(stderr=True).print(safe_text(f"warning: {event.text}", style="yellow"))
         elif event.type == "token" and stream:  # a draft: the citation check may change it
-            console.print(event.text or "", end="", markup=False, highlight=False, style="dim")
+            console.print(safe_text(event.text or "", style="dim"), end="")
         elif event.answer is not None:
             answer = event.answer
     assert answer is not None
@@ -144,15 +142,15 @@ async def _chat(settings: Settings, thread: str) -> None:
             try:
                 answer = await _answer(pipe, question, thread, True, console)
             except InputError as exc:
-                console.print(f"error: {exc}", style="red")
+                console.print(safe_text(f"error: {exc}", style="red"))
                 continue
             console.print(print_citations_only(answer))
 
 
-def print_citations_only(answer: Answer) -> str:
+def print_citations_only(answer: Answer) -> Text:
     marks = [f"[{c.n}] {c.title or c.passage_id}" for c in answer.citations]
     tail = f"  (abstained: {answer.abstain_reason})" if answer.abstained else ""
-    return "   " + "  ".join(marks) + tail
+    return safe_text("   " + "  ".join(marks) + tail)
 
 
 def chat(
@@ -173,17 +171,20 @@ async def _index_demo(settings: Settings, corpus: Path, console: Console) -> Set
 
     with console.status("starting the engine (first start takes a minute)…"):
         state, started = await asyncio.to_thread(ensure_running, settings)
-    console.print(f"engine {state.model} at {state.base_url}" + (" (started)" if started else ""))
+    started_note = " (started)" if started else ""
+    console.print(safe_text(f"engine {state.model} at {state.base_url}{started_note}"))
     collection = settings.pipeline.get("collection") or "demo-" + _slug(corpus)
     settings = settings.model_copy(
         update={"pipeline": {**settings.pipeline, "collection": collection}}
     )
     store = Store.from_settings(settings, collection)
-    with console.status(f"indexing {corpus}…"):
+    with console.status(safe_text(f"indexing {corpus}…")):
         report = await asyncio.to_thread(index_paths, store, [corpus], sync=True)
     console.print(
-        f"indexed {report.documents} documents into {collection!r} "
-        f"({report.total_chunks} chunks, {report.seconds:.1f} s)"
+        safe_text(
+            f"indexed {report.documents} documents into {collection!r} "
+            f"({report.total_chunks} chunks, {report.seconds:.1f} s)"
+        )
     )
     return settings
 
@@ -197,10 +198,10 @@ async def _demo(
     results: list[dict[str, object]] = []
     async with Pipeline.from_config(settings) as pipe:
         for sample in questions:
-            console.print(Text("\nQ: ", style="bold") + Text(sample.question))
+            console.print(Text("\nQ: ", style="bold") + safe_text(sample.question))
             with console.status("answering…"):
                 answer = await _answer(pipe, sample.question, None, False, console)
-            console.print(Text("A: ", style="bold") + Text(answer.answer))
+            console.print(Text("A: ", style="bold") + safe_text(answer.answer))
             print_answer(console, answer, text=False)
             if not json_out:
                 console.print(story(answer))
@@ -266,10 +267,10 @@ def trace_show(
     try:
         answer = read_run(file)
     except (OSError, ValueError) as exc:
-        err.print(f"error: cannot read run {file}: {exc}", markup=False)
+        err.print(safe_text(f"error: cannot read run {file}: {exc}"))
         raise typer.Exit(1) from exc
     if answer.question:
-        console.print(f"[bold]Q:[/bold] {answer.question}")
+        console.print(Text("Q: ", style="bold") + safe_text(answer.question))
         print_answer(console, answer)
     console.print(story(answer))
     if events:

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from rankgraph.agents.answer import Answer
 from rankgraph.trace import TraceEvent
+from rankgraph.ui import plain, safe_text
 
 
 def _steps(trace: list[TraceEvent], node: str) -> list[TraceEvent]:
@@ -20,11 +21,11 @@ def _steps(trace: list[TraceEvent], node: str) -> list[TraceEvent]:
 def citations_text(answer: Answer) -> Text:
     text = Text()
     if answer.abstained:
-        text.append(f"(abstained: {answer.abstain_reason})\n", style="yellow")
+        text.append(plain(f"(abstained: {answer.abstain_reason})\n"), style="yellow")
     for c in answer.citations:
         text.append(f"[{c.n}] ", style="bold cyan")
-        text.append(f"{c.title or c.passage_id}", style="cyan")
-        text.append(f"  {c.source or ''} ({c.passage_id})\n", style="dim")
+        text.append(plain(c.title or c.passage_id), style="cyan")
+        text.append(plain(f"  {c.source or ''} ({c.passage_id})\n"), style="dim")
     return text
 
 
@@ -47,11 +48,11 @@ def story(answer: Answer) -> Group:
     parts: list[Any] = []
     lines = Text()
     for warning in _steps(answer.trace, "input"):
-        lines.append(f"warning: {warning.data.get('warning')}\n", style="yellow")
+        lines.append(plain(f"warning: {warning.data.get('warning')}\n"), style="yellow")
     for event in [e for e in answer.trace if e.node == "rewrite"]:
         queries = event.data.get("queries", [])
         lines.append(f"rewrite ({event.method}): ", style="bold")
-        lines.append(" | ".join(queries) + "\n")
+        lines.append(plain(" | ".join(queries)) + "\n")
     for event in _steps(answer.trace, "retrieve"):
         lines.append(f"retrieve round {event.data.get('round')}: ", style="bold")
         lines.append(f"{event.data.get('found')} found, {event.data.get('carried')} carried\n")
@@ -59,7 +60,7 @@ def story(answer: Answer) -> Group:
         moved = event.data.get("moves", [])
         lines.append(f"rerank ({event.method}): ", style="bold")
         shown = ", ".join(f"{name(pid)} {old}→{new}" for pid, old, new in moved[:6])
-        lines.append(f"{len(moved)} moved" + (f" ({shown})" if shown else "") + "\n")
+        lines.append(plain(f"{len(moved)} moved" + (f" ({shown})" if shown else "")) + "\n")
     for event in _steps(answer.trace, "filter"):
         lines.append(f"filter ({event.method}): ", style="bold")
         tau = event.data.get("tau")
@@ -69,9 +70,10 @@ def story(answer: Answer) -> Group:
             f"{name(pid)} {score:.2f}{'✓' if pid in kept else '✗'}" for pid, score in scores.items()
         )
         tau_text = f"τ={tau:.2f} " if isinstance(tau, float) else ""
-        lines.append(f"{tau_text}{decisions or ', '.join(map(name, kept))}\n")
+        lines.append(plain(f"{tau_text}{decisions or ', '.join(map(name, kept))}") + "\n")
         if event.data.get("feedback"):
-            lines.append(f"  → corrective round: {event.data['feedback']}\n", style="yellow")
+            feedback = plain(event.data["feedback"])
+            lines.append(f"  → corrective round: {feedback}\n", style="yellow")
     parts.append(lines)
     parts.append(cost_table(answer))
     return Group(*parts)
@@ -104,12 +106,12 @@ def events_table(trace: list[TraceEvent]) -> Table:
             outcome += f" repairs: {'; '.join(e.repairs)[:60]}"
         table.add_row(
             str(i),
-            e.node,
-            e.method or "",
+            safe_text(e.node),
+            safe_text(e.method or ""),
             e.kind,
             str(e.usage.total_tokens or ""),
             f"{e.latency_ms:.0f}",
-            outcome,
+            safe_text(outcome),
             style="red" if e.error else None,
         )
     return table
@@ -122,7 +124,7 @@ def print_answer(console: Console, answer: Answer, *, text: bool = True) -> None
         (e.reply for e in answer.trace if e.node == "generate" and e.kind == "llm"), None
     )
     if text:
-        console.print(answer.answer, markup=False)
+        console.print(safe_text(answer.answer))
     elif streamed is not None and streamed.strip() != answer.answer.strip():
-        console.print(Text("final: ", style="bold") + Text(answer.answer))
+        console.print(Text("final: ", style="bold") + safe_text(answer.answer))
     console.print(citations_text(answer))

@@ -46,6 +46,7 @@ from rankgraph.eval.qa_scoring import (
 )
 from rankgraph.eval.unanswerable import Excluding
 from rankgraph.llm.client import LLMClient
+from rankgraph.ui import exit_on_error, safe_text
 
 Split = Literal["dev", "test", "all"]
 
@@ -305,7 +306,7 @@ def render(summaries: Sequence[VariantSummary], console: Console) -> None:
         table.add_column(column, justify="left" if column == "variant" else "right")
     for s in summaries:
         table.add_row(
-            s.variant,
+            safe_text(s.variant),
             _f(s.contains),
             _f(s.exact_match),
             _f(s.f1),
@@ -375,7 +376,7 @@ def eval_answers(
     with `default` (the shipped graph).
     """
     console = Console(stderr=True) if json_out else Console()
-    try:
+    with exit_on_error():
         if split not in ("dev", "test", "all"):
             raise InputError(f"--split must be dev, test or all, not {split!r}")
         if not corpus.is_file():
@@ -388,9 +389,6 @@ def eval_answers(
         summaries, rows = asyncio.run(
             evaluate(base, chosen, corpus, qas, hidden, concurrency=concurrency, console=console)
         )
-    except RankgraphError as exc:
-        Console(stderr=True).print(f"error: {exc}", markup=False)
-        raise typer.Exit(1) from exc
     if jsonl is not None:
         write_jsonl(rows, jsonl)
     if plot is not None:
