@@ -111,11 +111,15 @@ async def rankgraph_pass(
 
 
 async def raw_pass(
-    base_url: str, model: str, requests: list[dict[str, Any]], concurrency: int
+    base_url: str,
+    model: str,
+    requests: list[dict[str, Any]],
+    concurrency: int,
+    api_key: str | None = None,
 ) -> Pass:
     """The same requests with a bare AsyncOpenAI, `concurrency` in flight."""
     gate = asyncio.Semaphore(concurrency)
-    client = AsyncOpenAI(base_url=base_url, api_key="EMPTY", max_retries=0, timeout=600)
+    client = AsyncOpenAI(base_url=base_url, api_key=api_key or "EMPTY", max_retries=0, timeout=600)
 
     async def one(kwargs: dict[str, Any]) -> tuple[int, int]:
         async with gate:
@@ -159,7 +163,7 @@ async def main(args: argparse.Namespace) -> None:
     print(cold.line())
     sweep: dict[int, Pass] = {}
     for level in args.levels:
-        sweep[level] = await raw_pass(state.base_url, state.model, requests, level)
+        sweep[level] = await raw_pass(state.base_url, state.model, requests, level, state.api_key)
         print(sweep[level].line())
     level = max(sweep, key=lambda n: sweep[n].tokens_per_s)
     warm_rates, raw_rates = [], []
@@ -168,7 +172,7 @@ async def main(args: argparse.Namespace) -> None:
             settings, args.method, queries, args.concurrency, f"rankgraph (warm, round {round_})"
         )
         print(warm.line())
-        raw = await raw_pass(state.base_url, state.model, requests, level)
+        raw = await raw_pass(state.base_url, state.model, requests, level, state.api_key)
         print(raw.line())
         warm_rates.append(warm.tokens_per_s)
         raw_rates.append(raw.tokens_per_s)
