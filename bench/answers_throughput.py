@@ -26,7 +26,8 @@ from rerank_throughput import Pass, raw_pass, replayable
 from rankgraph.agents.pipeline import Pipeline
 from rankgraph.config import Settings, load_settings
 from rankgraph.engine import ensure_running
-from rankgraph.eval.answers import BUILTIN_VARIANTS, _index, load_qa
+from rankgraph.eval.answers import _index, load_qa
+from rankgraph.eval.variants import BUILTIN_VARIANTS
 from rankgraph.llm import LLMClient
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "wiki-nq"

@@ -17,9 +17,9 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 from pydantic import ValidationError
@@ -31,7 +31,7 @@ from rankgraph.agents.answer import Answer
 from rankgraph.agents.config import PipelineConfig
 from rankgraph.agents.pipeline import Pipeline
 from rankgraph.config import Settings, load_settings
-from rankgraph.errors import ConfigError, InputError, RankgraphError
+from rankgraph.errors import InputError, RankgraphError
 from rankgraph.eval.qa_scoring import (
     QA,
     QuestionResult,
@@ -45,28 +45,11 @@ from rankgraph.eval.qa_scoring import (
     token_f1,
 )
 from rankgraph.eval.unanswerable import Excluding
+from rankgraph.eval.variants import BUILTIN_VARIANTS, Variant, variants
 from rankgraph.llm.client import LLMClient
 from rankgraph.ui import exit_on_error, safe_text
 
 Split = Literal["dev", "test", "all"]
-
-# The plain chain every agent must beat: retrieve → generate, nothing in between.
-BUILTIN_VARIANTS: dict[str, dict[str, Any]] = {
-    "plain": {
-        "rewrite": {"mode": "off"},
-        "rerank": {"method": "none"},
-        "filter": {"mode": "off"},
-        "loop": {"max_rounds": 1},
-    },
-    "default": {},
-}
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    settings: Settings
-
 
 # -- questions ---------------------------------------------------------------------------
 
@@ -87,40 +70,6 @@ def load_qa(path: Path, split: Split = "all", limit: int | None = None) -> list[
     half = (len(out) + 1) // 2
     chosen = {"dev": out[:half], "test": out[half:], "all": out}[split]
     return chosen[:limit] if limit is not None else chosen
-
-
-# -- variants ----------------------------------------------------------------------------
-
-
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def variants(base: Settings, names: Sequence[str], configs: Sequence[Path]) -> list[Variant]:
-    """Built-in variants by name (over `base`), then one per settings file (named by stem)."""
-    out: list[Variant] = []
-    for name in names:
-        if name not in BUILTIN_VARIANTS:
-            raise ConfigError(
-                f"unknown variant {name!r}: built-ins are {', '.join(BUILTIN_VARIANTS)}; "
-                "pass other configurations as --config FILE.toml"
-            )
-        pipeline = _deep_merge(base.pipeline, BUILTIN_VARIANTS[name])
-        out.append(Variant(name, base.model_copy(update={"pipeline": pipeline})))
-    for path in configs:
-        out.append(Variant(path.stem, load_settings(path)))
-    seen = [v.name for v in out]
-    if len(set(seen)) != len(seen):
-        raise ConfigError(f"variant names must differ: {seen}")
-    if not out:
-        raise ConfigError("no variant to run: pass --variant NAME or --config FILE")
-    return out
 
 
 def _index(settings: Settings, corpus: Path) -> str:

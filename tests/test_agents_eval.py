@@ -10,7 +10,7 @@ import pytest
 from rankgraph.agents import Answer, Citation
 from rankgraph.config import load_settings
 from rankgraph.errors import ConfigError
-from rankgraph.eval.answers import BUILTIN_VARIANTS, load_qa, score_answer, variants
+from rankgraph.eval.answers import load_qa, score_answer
 from rankgraph.eval.qa_scoring import (
     QA,
     Stages,
@@ -20,6 +20,7 @@ from rankgraph.eval.qa_scoring import (
     token_f1,
 )
 from rankgraph.eval.unanswerable import Excluding
+from rankgraph.eval.variants import BUILTIN_VARIANTS, variants
 from rankgraph.schema import Passage
 from rankgraph.trace import Usage
 from tests.agents_fixtures import KeywordRetriever
