@@ -14,6 +14,7 @@ from rankgraph.eval.answers import eval_answers
 from rankgraph.eval.retrieval import eval_retrieval
 from rankgraph.rerank.commands import eval_rerank, rerank_cmd
 from rankgraph.retrieval.commands import index, search
+from rankgraph.serve.commands import serve
 
 app = typer.Typer(
     name="rankgraph",
@@ -29,6 +30,7 @@ app.command("chat")(chat)
 app.command("index")(index)
 app.command("search")(search)
 app.command("rerank")(rerank_cmd)
+app.command("serve")(serve)
 
 eval_app = typer.Typer(help="Measure retrieval, reranking and answers on labelled data.")
 eval_app.command("retrieval")(eval_retrieval)
