@@ -168,10 +168,20 @@ def _rerank(r: RunRecord, names: dict[str, str]) -> str:
             f"<ol class='ranked'>{after}</ol></div></div>"
         )
     for event in (ev for ev in events if ev.kind == "step" and "fusion" in ev.data):
+        inputs = _rerank_inputs(r)
+
+        def order(key: str, inputs: list[str] = inputs, event: TraceEvent = event) -> str:
+            return ", ".join(
+                names.get(inputs[i], inputs[i])[:30]
+                if isinstance(i, int) and i < len(inputs)
+                else str(i)
+                for i in event.data.get(key, [])
+            )
+
         rows.append(
             f"<p>Fused with the first stage ({e(event.data['fusion'])}, LLM weight "
-            f"{e(event.data.get('fusion_weight'))}): order {e(event.data.get('before'))} → "
-            f"{e(event.data.get('after'))}</p>"
+            f"{e(event.data.get('fusion_weight'))}): the method's order <i>{e(order('before'))}"
+            f"</i> became <i>{e(order('after'))}</i></p>"
         )
     calls = [ev for ev in events if ev.kind == "llm"]
     for i, call in enumerate(calls, start=1):
@@ -186,6 +196,14 @@ def _rerank(r: RunRecord, names: dict[str, str]) -> str:
         )
         rows.append(_details(summary, _call(call)))
     return _section("rerank", "Reranking", "\n".join(rows)) if rows else ""
+
+
+def _rerank_inputs(r: RunRecord) -> list[str]:
+    """The ids the reranker saw, in input order (fusion steps refer to them by index)."""
+    if r.documents:
+        return [p.id for p in r.documents]
+    rounds = [ev for ev in r.trace if ev.node == "retrieve" and ev.kind == "step"]
+    return [str(pid) for pid in rounds[-1].data.get("ids", [])] if rounds else []
 
 
 def _flags(event: TraceEvent) -> str:

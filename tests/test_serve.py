@@ -345,30 +345,42 @@ async def test_trace_page_shows_the_ranking_moves_and_linked_citations(
         if os.environ.get("RANKGRAPH_REQUIRE_BROWSER"):
             raise AssertionError("chromium missing: `apt-get install chromium` (make test does)")
         pytest.skip("Debian's chromium is not installed")
+    # a question on which the tiny model moves passages and cites one (temperature 0)
+    question = "Who wrote the first published computer program for the Analytical Engine?"
     completion = await openai_client.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": "When was Ada Lovelace born?"}]
+        model=MODEL, messages=[{"role": "user", "content": question}]
     )
     stored = await trace(server, completion.id)
     moves = next(e["data"]["moves"] for e in stored["trace"] if "moves" in e["data"])
+    judged = next(e["data"]["scores"] for e in stored["trace"] if "tau" in e["data"])
     citations = completion.model_extra["rankgraph"]["citations"]  # type: ignore[index]
+    assert moves and citations, "the page needs a run with moves and citations to show"
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
         page = await browser.new_page(
             extra_http_headers=auth(), viewport={"width": 1100, "height": 900}
         )
         await page.goto(f"{server}/traces/{completion.id}")
-        assert await page.locator("h1").inner_text() == "When was Ada Lovelace born?"
+        assert await page.locator("h1").inner_text() == question
         rerank = page.locator("#rerank")
         assert "pointwise" in await rerank.inner_text()
         assert await rerank.locator("table.moves tr").count() == len(moves) + bool(moves)
-        assert await page.locator("#filter table.scores tr").count() == 1 + 3
+        assert await page.locator("#filter table.scores tr").count() == 1 + len(judged)
         assert "threshold τ" in await page.locator("#filter").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "trace-page.png"), full_page=True)
+        assert await page.locator("#answer a.cite").count() >= len(citations)
         for citation in citations:
             link = page.locator(f'#answer a.cite[href="#p-{citation["n"]}"]').first
             await link.click()
             assert citation["passage_id"] in await page.locator(f"#p-{citation['n']}").inner_text()
-        ARTIFACTS.mkdir(exist_ok=True)
-        await page.screenshot(path=str(ARTIFACTS / "trace-page.png"), full_page=True)
-        await page.goto(f"{server}/")
+        await page.goto(f"{server}/")  # the chat page talks to the same API
         assert await page.locator("#model option").first.inner_text() == MODEL
+        await page.fill("#question", question)
+        await page.press("#question", "Enter")
+        trace_link = page.locator("#log .sources a")
+        await trace_link.wait_for(timeout=240_000)
+        assert "rerank" in await page.locator("#log .progress").inner_text()
+        assert (await trace_link.get_attribute("href") or "").startswith("/traces/chatcmpl-")
+        await page.screenshot(path=str(ARTIFACTS / "chat-page.png"))
         await browser.close()

@@ -84,6 +84,8 @@ async function ask(question) {
     }
   }
   if (info) {
+    // the final text: citations checked (a marker dropped or added), or the abstention
+    bot.textContent = info.answer;
     messages.push({ role: "assistant", content: info.answer });
     showSources(bot, info);
   }
