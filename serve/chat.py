@@ -179,12 +179,8 @@ class ChatRun:
 
 def failure(run: ChatRun, exc: RankgraphError) -> ApiError:
     """The OpenAI-shaped error for a run that failed in the pipeline (trace kept)."""
-    if isinstance(exc, NodeFailed) and isinstance(exc.cause, LLMUnavailable):
-        error = engine_failed(str(exc), run.id)
-        error.status, error.code = 503, "engine_unavailable"
-        return error
     if isinstance(exc, NodeFailed):
-        return engine_failed(str(exc), run.id)
+        return engine_failed(str(exc), run.id, unavailable=isinstance(exc.cause, LLMUnavailable))
     return ApiError(400, str(exc), code="invalid_input", extra={"trace_id": run.id})
 
 

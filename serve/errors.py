@@ -66,8 +66,15 @@ def not_found(message: str, code: str = "not_found") -> ApiError:
     return ApiError(404, message, type="not_found_error", code=code)
 
 
-def engine_failed(message: str, trace_id: str) -> ApiError:
-    """A pipeline node failed (engine down, bad reply): the run's trace is still stored."""
+def engine_failed(message: str, trace_id: str, *, unavailable: bool) -> ApiError:
+    """A pipeline node failed: 503 when the engine did not answer (retry later), else 502.
+
+    The run's trace is stored either way; `trace_id` names it.
+    """
     return ApiError(
-        502, message, type="server_error", code="pipeline_failed", extra={"trace_id": trace_id}
+        503 if unavailable else 502,
+        message,
+        type="server_error",
+        code="engine_unavailable" if unavailable else "pipeline_failed",
+        extra={"trace_id": trace_id},
     )

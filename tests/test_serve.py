@@ -40,10 +40,12 @@ BROWSER_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def server(
-    engine: EngineState, engine_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("serve")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("serve")
+
+
+@pytest.fixture(scope="module")
+def server(engine: EngineState, engine_settings: Settings, workdir: Path) -> Iterator[str]:
     data_dir = workdir / "data"
     settings = engine_settings.model_copy(update={"data_dir": data_dir})
     index_paths(Store.from_settings(settings, COLLECTION), [write_docs(workdir / "docs")])
@@ -333,6 +335,26 @@ async def test_a_client_that_disconnects_cancels_its_run(server: str) -> None:
         await asyncio.sleep(0.1)
     assert stored.json()["status"] == "cancelled"
     assert not any(e["node"] == "generate" for e in stored.json()["trace"])
+
+
+async def test_a_plain_request_whose_client_gives_up_is_cancelled_and_stored(
+    server: str, workdir: Path
+) -> None:
+    await wait_idle(server)
+    traces = workdir / "data" / "traces"
+    before = set(traces.iterdir())
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "Who designed the engine?"}]}
+    async with httpx.AsyncClient(headers=auth(), timeout=1.0) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.post(f"{server}/v1/chat/completions", json=body)
+    await wait_idle(server, timeout_s=10)
+    for _ in range(50):
+        new = set(traces.iterdir()) - before
+        if new:
+            break
+        await asyncio.sleep(0.1)
+    (stored,) = (json.loads(path.read_text()) for path in new)
+    assert stored["status"] == "cancelled" and stored["question"] == body["messages"][0]["content"]
 
 
 async def test_trace_page_shows_the_ranking_moves_and_linked_citations(

@@ -207,3 +207,35 @@ async def test_pipeline_stream_reads_a_given_history_without_a_thread(tmp_path: 
     assert answer.thread_id is None and not (tmp_path / "threads.sqlite").exists()
     with pytest.raises(InputError, match="not both"):
         await pipe.ask("q", thread_id="t", history=history)
+
+
+def test_trace_page_of_a_rerank_call_lists_the_documents_and_names_fused_orders() -> None:
+    documents = [Passage(id=f"doc-{i}", text=text) for i, text in enumerate(["Thames", "Ada"])]
+    trace = [
+        step(
+            "rerank",
+            method="pointwise",
+            fusion="zscore",
+            fusion_weight=0.5,
+            before=[1, 0],
+            after=[0, 1],
+        ),
+        step(
+            "rerank",
+            method="pointwise",
+            moves=[("doc-1", 2, 1), ("doc-0", 1, 2)],
+            before=["doc-0", "doc-1"],
+            after=["doc-1", "doc-0"],
+        ),
+    ]
+    record = RunRecord(
+        id="rerank-x",
+        kind="rerank",
+        model="pointwise",
+        question="who?",
+        documents=documents,
+        trace=trace,
+    )
+    page = render_trace(record)
+    assert "Documents as sent" in page and "<i>Ada, Thames</i> became <i>Thames, Ada</i>" in page
+    assert page.count("▲ 1") == 1 and 'id="answer"' not in page
