@@ -147,7 +147,7 @@ class ChatRun:
         except NodeFailed as exc:
             self.trace, record.error = exc.trace, str(exc)
             raise
-        except RankgraphError as exc:
+        except Exception as exc:  # recorded, then raised on: the route shapes the error
             record.error = f"{type(exc).__name__}: {exc}"
             raise
         except (asyncio.CancelledError, GeneratorExit):
