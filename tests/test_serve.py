@@ -344,9 +344,15 @@ async def test_a_plain_request_whose_client_gives_up_is_cancelled_and_stored(
     traces = workdir / "data" / "traces"
     before = set(traces.iterdir())
     body = {"model": MODEL, "messages": [{"role": "user", "content": "Who designed the engine?"}]}
-    async with httpx.AsyncClient(headers=auth(), timeout=1.0) as http:
-        with pytest.raises(httpx.ReadTimeout):
-            await http.post(f"{server}/v1/chat/completions", json=body)
+    async with httpx.AsyncClient(headers=auth(), timeout=300) as http:
+        asking = asyncio.create_task(http.post(f"{server}/v1/chat/completions", json=body))
+        for _ in range(3000):  # until its run is in flight
+            if (await http.get(f"{server}/health")).json()["in_flight"]:
+                break
+            await asyncio.sleep(0.01)
+        asking.cancel()  # the client gives up while its run is in flight
+        with pytest.raises(asyncio.CancelledError):
+            await asking
     await wait_idle(server, timeout_s=10)
     for _ in range(50):
         new = set(traces.iterdir()) - before
