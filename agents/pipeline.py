@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -37,10 +37,10 @@ from rankgraph.agents.config import PipelineConfig
 from rankgraph.agents.deps import Deps, SearchesMany
 from rankgraph.agents.graph import build_graph
 from rankgraph.agents.inputs import prepare_question
-from rankgraph.agents.state import RAGState, turn_input
+from rankgraph.agents.state import RAGState, Turn, turn_input
 from rankgraph.aio import BackgroundLoop
 from rankgraph.config import Settings, load_settings
-from rankgraph.errors import RankgraphError
+from rankgraph.errors import InputError, RankgraphError
 from rankgraph.llm.client import LLMClient
 from rankgraph.llm.protocol import ChatClient
 from rankgraph.rerank.base import Reranker
@@ -154,13 +154,21 @@ class Pipeline:
     # -- asking ----------------------------------------------------------------------
 
     async def stream(
-        self, question: str, thread_id: str | None = None
+        self,
+        question: str,
+        thread_id: str | None = None,
+        *,
+        history: Sequence[Turn] = (),
     ) -> AsyncIterator[PipelineEvent]:
         """Node updates, warnings and answer tokens as they happen; the Answer last.
 
-        Raises InputError for an empty question and NodeFailed (naming the node,
-        carrying the partial trace) when a node fails, e.g. the engine is down.
+        `history` (earlier user/assistant turns) stands in for thread memory on a run
+        without a thread id, e.g. a stateless chat API; a thread keeps its own memory.
+        Raises InputError for an empty question or history given with a thread id, and
+        NodeFailed (naming the node, carrying the partial trace) when a node fails.
         """
+        if history and thread_id is not None:
+            raise InputError("pass either a thread id (stored memory) or a history, not both")
         started = time.perf_counter()
         question, warnings = prepare_question(question, self.config.max_question_chars)
         for warning in warnings:
@@ -183,7 +191,7 @@ class Pipeline:
         try:
             async for mode, chunk in graph.astream(
                 # turn_input builds a plain dict holding exactly RAGState's per-turn keys.
-                cast(RAGState, turn_input(question, warnings)),
+                cast(RAGState, turn_input(question, warnings, history)),
                 run_config,
                 context=self.deps,
                 stream_mode=["tasks", "updates", "custom", "values"],
@@ -215,9 +223,11 @@ class Pipeline:
         answer.node_ms = node_ms
         yield PipelineEvent("answer", answer=answer)
 
-    async def ask(self, question: str, thread_id: str | None = None) -> Answer:
+    async def ask(
+        self, question: str, thread_id: str | None = None, *, history: Sequence[Turn] = ()
+    ) -> Answer:
         """The cited answer (or an abstention) with its trace and usage."""
-        async for event in self.stream(question, thread_id):
+        async for event in self.stream(question, thread_id, history=history):
             if event.answer is not None:
                 return event.answer
         raise AssertionError("stream ended without an answer")  # pragma: no cover

@@ -9,6 +9,7 @@ update stream).
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict
 
 from rankgraph.agents.answer import Citation
@@ -48,9 +49,14 @@ class RAGState(TypedDict, total=False):
     trace: Annotated[list[TraceEvent], operator.add]
 
 
-def turn_input(question: str, events: list[TraceEvent]) -> dict[str, Any]:
-    """The input of one turn: every per-turn key reset, history left to the checkpoint."""
+def turn_input(
+    question: str, events: list[TraceEvent], history: Sequence[Turn] = ()
+) -> dict[str, Any]:
+    """The input of one turn: every per-turn key reset; history is left to the checkpoint
+    unless the caller brings its own (a stateless chat API sends the conversation)."""
+    extra: dict[str, Any] = {"history": list(history)} if history else {}
     return {
+        **extra,
         "question": question,
         "standalone": question,
         "queries": [],
