@@ -96,18 +96,29 @@ def select(
     return [passages[i] for i in chosen], len(passed)
 
 
-def corrective_feedback(state: RAGState, passed: int, config: PipelineConfig) -> str | None:
-    """Why another round is needed, or None when the router should go on."""
+def corrective_feedback(
+    state: RAGState, passed: int, config: PipelineConfig
+) -> tuple[str | None, str]:
+    """(why another round is needed — None when the router should go on, and the
+    loop's decision in words for the trace).
+
+    >>> cfg = PipelineConfig()
+    >>> corrective_feedback({"rounds": 1}, 3, cfg)[1]
+    'skip: 3 passage(s) passed, min_passages=1'
+    """
     rounds = state.get("rounds", 1)
-    if passed >= config.loop.min_passages or rounds >= config.loop.max_rounds:
-        return None
+    if passed >= config.loop.min_passages:
+        return None, f"skip: {passed} passage(s) passed, min_passages={config.loop.min_passages}"
+    if rounds >= config.loop.max_rounds:
+        return None, f"stop: round {rounds} of max_rounds={config.loop.max_rounds}"
     if config.rewrite.mode == "off":  # the same queries would find the same passages
-        return None
+        return None, "skip: rewrite is off, another search would find the same passages"
     titles = [p.title or p.id for p in state.get("reranked", [])[:3]]
-    return (
+    feedback = (
         f"round {rounds} searched for {state.get('queries', [])!r}; only {passed} passage(s) "
         f"were judged relevant (top results: {', '.join(titles) or 'none'})"
     )
+    return feedback, f"another round: only {passed} passage(s) passed"
 
 
 async def _scores(
@@ -134,8 +145,8 @@ async def filter_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
     config = deps.config.filter
     reranked = state.get("reranked", [])
     if config.mode == "off" or not reranked:
-        feedback = corrective_feedback(state, len(reranked), deps.config)
-        event = step("filter", method="off", kept=ids(reranked), feedback=feedback)
+        feedback, loop = corrective_feedback(state, len(reranked), deps.config)
+        event = step("filter", method="off", kept=ids(reranked), feedback=feedback, loop=loop)
         return {
             "kept": reranked,
             "passed": len(reranked),
@@ -159,7 +170,7 @@ async def filter_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
     per_judge = [[scored[p.id] for p in reranked] for scored, _ in results]
     scores, mask, tau = pool(per_judge, config)
     kept, passed = select(reranked, scores, mask, config.keep_at_least, config.min_score)
-    feedback = corrective_feedback(state, passed, deps.config)
+    feedback, loop = corrective_feedback(state, passed, deps.config)
     decision = step(
         "filter",
         method=config.mode,
@@ -170,6 +181,7 @@ async def filter_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
         passed=passed,
         reused=reused,
         feedback=feedback,
+        loop=loop,
     )
     return {
         "kept": kept,

@@ -71,6 +71,8 @@ def story(answer: Answer) -> Group:
         )
         tau_text = f"τ={tau:.2f} " if isinstance(tau, float) else ""
         lines.append(plain(f"{tau_text}{decisions or ', '.join(map(name, kept))}") + "\n")
+        if event.data.get("loop") and not event.data.get("feedback"):
+            lines.append(plain(f"  loop: {event.data['loop']}") + "\n", style="dim")
         if event.data.get("feedback"):
             feedback = plain(event.data["feedback"])
             lines.append(f"  → corrective round: {feedback}\n", style="yellow")

@@ -258,6 +258,26 @@ async def test_pointwise_cut_short_by_budget_reranks_only_what_it_scored() -> No
     assert result.order == [1, 0, 2, 3]
 
 
+async def test_pointwise_stop_at_judges_batches_until_a_confident_passage_and_counts_saved_calls() -> (
+    None
+):
+    fake = FakeLLM()
+    result = await build("pointwise", fake, fusion="none", stop_at=0.8, batch=2).rerank(
+        "q", passages_with([0, 1, 3, 0, 3, 0])
+    )
+    assert len(fake.calls) == 4  # batch 2 held a passage with P(Yes) 0.875: stop
+    assert result.order == [2, 1, 0, 3, 4, 5]  # the judged head reordered, the rest kept
+    assert result.relevance is not None and sorted(result.relevance) == ["d0", "d1", "d2", "d3"]
+    early = [e for e in result.events if e.data.get("early_exit")]
+    assert early and early[0].data["saved_calls"] == 2
+
+
+async def test_pointwise_relevance_is_the_judge_probability_before_fusion() -> None:
+    result = await build("pointwise", FakeLLM(), fusion="zscore").rerank("q", passages_with([3, 0]))
+    assert result.relevance == {"d0": 0.875, "d1": 0.125}
+    assert result.judge == "judge_yesno_passage_first"
+
+
 async def test_a_generous_budget_is_not_marked_exhausted() -> None:
     result = await build("setwise", FakeLLM()).rerank(
         "q", passages_with([0, 1, 2]), budget=Budget(max_calls=1000, max_prompt_tokens=10**6)
