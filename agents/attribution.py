@@ -19,8 +19,15 @@ from dataclasses import dataclass
 
 from rankgraph.schema import Passage
 
-# a sentence ends at . ! ? before a capital — but not after an initial ("George W. Bush")
-_SENTENCES = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)\s+(?=[A-Z0-9\"'(\[])")
+# a sentence ends at . ! ? before a capital or digit — but not after an initial
+# ("George W. Bush") or a common abbreviation ("Op. 71", "St. Petersburg")
+_ABBREVIATIONS = ("Op", "No", "St", "Dr", "Mr", "Ms", "Mt", "Jr", "Sr", "vs", "Vol", "Inc")
+_SENTENCES = re.compile(
+    r"(?<=[.!?])(?<!\b[A-Z]\.)"
+    + "".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS)
+    + r"\s+(?=[A-Z0-9\"'(\[])"
+)
+_LEADING_CITE = re.compile(r"^\s*\[\d+(?:\s*[,;]\s*\d+)*\]\s*")
 _CITE = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOP = frozenset(
@@ -83,10 +90,21 @@ def attribute(text: str, kept: Sequence[Passage], *, min_support: float = 0.6) -
     >>> bush = [Passage(id="b", text="George W. Bush was the 43rd president.")]
     >>> attribute("George W. Bush", bush).text
     'George W. Bush [1]'
+    >>> attribute("[1] The filter keeps passages.", ps).text
+    'The filter keeps passages [1].'
+    >>> nut = [Passage(id="n", text="The Nutcracker, Op. 71, is a ballet by Tchaikovsky.")]
+    >>> attribute("The Nutcracker, Op. 71, is a ballet by Tchaikovsky [1].", nut).repairs
+    ()
     """
     repairs: list[str] = []
     out: list[str] = []
     for i, sentence in enumerate(_SENTENCES.split(text.strip()), start=1):
+        lead = _LEADING_CITE.match(sentence)
+        if lead and sentence[lead.end() :].strip():  # "[1] Paris is big." → "Paris is big [1]."
+            rest = sentence[lead.end() :].rstrip()
+            body, end = (rest[:-1], rest[-1]) if rest[-1] in ".!?" else (rest, "")
+            sentence = f"{body} {lead.group(0).strip()}{end}"
+            repairs.append(f"moved the leading citation of sentence {i} to its end")
         cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(kept)]
         if cited:
             if max(support(sentence, kept[n - 1]) for n in cited) >= min_support / 2:

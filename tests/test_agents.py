@@ -293,7 +293,7 @@ async def test_failing_node_is_named_and_the_partial_trace_kept(tmp_path: Path) 
         async def complete(self, messages: Messages, **kw: Any) -> Completion:
             raise LLMUnavailable("no reply from http://127.0.0.1:9/v1")
 
-    pipe = pipeline(tmp_path, DownClient())
+    pipe = pipeline(tmp_path, DownClient(), filter={"mode": "adaptive"})
     with pytest.raises(NodeFailed, match=r"'filter' failed: .*no reply") as info:
         await pipe.ask("What is rankgraph?")
     assert info.value.node == "filter"
@@ -326,9 +326,10 @@ async def test_engine_down_names_the_node_and_keeps_the_partial_trace(tmp_path: 
         port = sock.getsockname()[1]
     settings = LLMSettings(max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.02)
     client = LLMClient([f"http://127.0.0.1:{port}/v1"], "down", settings=settings)
-    pipe = Pipeline(deps(client), checkpoint_path=tmp_path / "t.sqlite")  # type: ignore[arg-type]
-    with pytest.raises(NodeFailed, match=r"node 'filter' failed: .*no reply from") as info:
+    pipe = Pipeline(deps(client), checkpoint_path=tmp_path / "t.sqlite")
+    with pytest.raises(NodeFailed, match=r"node 'generate' failed: no reply from") as info:
         await pipe.ask("What is rankgraph?")
     assert isinstance(info.value.cause, LLMUnavailable)
-    assert [e.node for e in info.value.trace][:3] == ["rewrite", "retrieve", "rerank"]
+    nodes = [e.node for e in info.value.trace]
+    assert nodes[:4] == ["rewrite", "retrieve", "rerank", "filter"] and nodes[-1] == "generate"
     await client.close()

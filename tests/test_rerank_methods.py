@@ -258,9 +258,7 @@ async def test_pointwise_cut_short_by_budget_reranks_only_what_it_scored() -> No
     assert result.order == [1, 0, 2, 3]
 
 
-async def test_pointwise_stop_at_judges_batches_until_a_confident_passage_and_counts_saved_calls() -> (
-    None
-):
+async def test_pointwise_stop_at_stops_after_a_confident_batch_and_counts_saved_calls() -> None:
     fake = FakeLLM()
     result = await build("pointwise", fake, fusion="none", stop_at=0.8, batch=2).rerank(
         "q", passages_with([0, 1, 3, 0, 3, 0])
