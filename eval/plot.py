@@ -27,6 +27,8 @@ def quality_vs_calls(summaries: Sequence[VariantSummary], path: Path) -> list[Pa
         for s, x, y in zip(summaries, calls, values, strict=True):
             ax.annotate(s.variant, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xscale("symlog", linthresh=1.0)
+    ticks = sorted(set(calls))
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.set_xlabel("LLM calls per question")
     ax.set_ylabel("answer quality (answerable questions)")
     ax.set_title(f"quality vs cost, {summaries[0].answerable} questions")

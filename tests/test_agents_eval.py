@@ -119,3 +119,14 @@ async def test_excluding_retriever_never_returns_the_answer_documents() -> None:
     hidden = Excluding(KeywordRetriever(corpus), frozenset({"paris"}))
     found = await hidden.asearch_many(["capital of France"], k=2)
     assert [p.metadata["doc_id"] for p in found] == ["capitals", "lyon"]
+
+
+def test_plot_writes_quality_against_calls_as_png_and_svg(tmp_path: Path) -> None:
+    from rankgraph.eval.plot import quality_vs_calls
+
+    rows = [score_answer("plain", QUESTION, True, _answered(), Stages())]
+    summaries = [summarize("plain", rows, top_k=5, wall_s=1.0)]
+    written = quality_vs_calls(summaries, tmp_path / "quality")
+    assert [p.suffix for p in written] == [".png", ".svg"]
+    assert all(p.stat().st_size > 1000 for p in written)
+    assert written[0].read_bytes().startswith(b"\x89PNG")
