@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import aiosqlite
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import StateGraph
@@ -237,6 +237,22 @@ class Pipeline:
         if self._background is None:
             self._background = BackgroundLoop()
         return self._background.run(self.ask(question, thread_id))
+
+    def as_runnable(self) -> Runnable[str, Answer]:
+        """This pipeline as a LangChain Runnable (`invoke`, `ainvoke`, `batch`, `abatch`),
+        e.g. a node of your own LangGraph. A `thread_id` in the run config's
+        `configurable` selects chat memory, as in `ask`."""
+
+        def thread(config: RunnableConfig) -> str | None:
+            return config.get("configurable", {}).get("thread_id")
+
+        async def ainvoke(question: str, config: RunnableConfig) -> Answer:
+            return await self.ask(question, thread(config))
+
+        def invoke(question: str, config: RunnableConfig) -> Answer:
+            return self.ask_sync(question, thread(config))
+
+        return RunnableLambda(invoke, afunc=ainvoke, name="rankgraph")
 
     # -- lifecycle -------------------------------------------------------------------
 

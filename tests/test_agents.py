@@ -333,3 +333,19 @@ async def test_engine_down_names_the_node_and_keeps_the_partial_trace(tmp_path: 
     nodes = [e.node for e in info.value.trace]
     assert nodes[:4] == ["rewrite", "retrieve", "rerank", "filter"] and nodes[-1] == "generate"
     await client.close()
+
+
+def test_pipeline_as_runnable_invokes_and_batches_with_a_thread_from_the_config(
+    tmp_path: Path,
+) -> None:
+    pipe = pipeline(tmp_path)
+    try:
+        runnable = pipe.as_runnable()
+        answer = runnable.invoke("What is rankgraph?", {"configurable": {"thread_id": "r"}})
+        assert answer.citations[0].passage_id == "d1" and answer.thread_id == "r"
+        assert [a.question for a in runnable.batch(["What is rankgraph?", "The engine?"])] == [
+            "What is rankgraph?",
+            "The engine?",
+        ]
+    finally:
+        pipe.close()
