@@ -35,8 +35,8 @@ def quality_vs_calls(summaries: Sequence[VariantSummary], path: Path) -> list[Pa
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    base = path.with_suffix("")
-    written = [base.with_suffix(".png"), base.with_suffix(".svg")]
+    base = path.with_suffix("") if path.suffix in (".png", ".svg") else path
+    written = [base.parent / f"{base.name}.png", base.parent / f"{base.name}.svg"]
     base.parent.mkdir(parents=True, exist_ok=True)
     for out in written:
         fig.savefig(out)

@@ -126,7 +126,7 @@ def test_plot_writes_quality_against_calls_as_png_and_svg(tmp_path: Path) -> Non
 
     rows = [score_answer("plain", QUESTION, True, _answered(), Stages())]
     summaries = [summarize("plain", rows, top_k=5, wall_s=1.0)]
-    written = quality_vs_calls(summaries, tmp_path / "quality")
-    assert [p.suffix for p in written] == [".png", ".svg"]
+    written = quality_vs_calls(summaries, tmp_path / "quality-0.5b")
+    assert [p.name for p in written] == ["quality-0.5b.png", "quality-0.5b.svg"]
     assert all(p.stat().st_size > 1000 for p in written)
     assert written[0].read_bytes().startswith(b"\x89PNG")
