@@ -164,7 +164,8 @@ async def _engine_reachable(state: ServerState) -> str | None:
     """None when every endpoint lists its models, else what failed."""
     if not state.client.base_urls:
         return "no LLM endpoint configured"
-    headers = {"Authorization": f"Bearer {state.settings.llm.api_key}"}
+    # the client's key: the discovered engine's per-start key, else llm.api_key
+    headers = {"Authorization": f"Bearer {state.client.settings.api_key}"}
     async with httpx.AsyncClient(timeout=3.0, headers=headers) as http:
         for url in state.client.base_urls:
             try:

@@ -91,7 +91,7 @@ async def test_a_filter_judge_the_reranker_did_not_use_is_asked_once_per_passage
     settings = rag_settings.model_copy(update={"pipeline": config})
     async with Pipeline.from_config(settings, client=llm) as pipe:
         answer = await pipe.ask("Who designed the Analytical Engine?")
-    reranked = next(e for e in answer.trace if e.node == "rerank" and e.kind == "step")
+    reranked = next(e for e in answer.trace if e.node == "rerank" and "moves" in e.data)
     asked = [e for e in answer.trace if e.node == "filter" and e.kind == "llm"]
     assert sorted(e.data["passage_id"] for e in asked) == sorted(reranked.data["after"])
     assert all(e.messages and "relevant" in e.messages[-1]["content"] for e in asked)
