@@ -26,7 +26,7 @@ from rerank_throughput import Pass, raw_pass, replayable
 from rankgraph.agents.pipeline import Pipeline
 from rankgraph.config import Settings, load_settings
 from rankgraph.engine import ensure_running
-from rankgraph.eval.answers import _index, load_qa
+from rankgraph.eval.answers import index_corpus, load_qa
 from rankgraph.eval.variants import BUILTIN_VARIANTS
 from rankgraph.llm import LLMClient
 
@@ -66,7 +66,7 @@ async def pipeline_pass(
 async def main(args: argparse.Namespace) -> None:
     base = load_settings(args.config, llm={"cache": "off"}, engine={"preset": args.preset})
     state, _ = ensure_running(base)
-    collection = await asyncio.to_thread(_index, base, DATA / "corpus.jsonl")
+    collection = await asyncio.to_thread(index_corpus, base, DATA / "corpus.jsonl")
     pipeline = {**BUILTIN_VARIANTS.get(args.variant, {}), "collection": collection}
     settings = base.model_copy(update={"pipeline": {**base.pipeline, **pipeline}})
     questions = [q.question for q in load_qa(DATA / "questions.jsonl", "dev", args.questions)]

@@ -72,7 +72,8 @@ def load_qa(path: Path, split: Split = "all", limit: int | None = None) -> list[
     return chosen[:limit] if limit is not None else chosen
 
 
-def _index(settings: Settings, corpus: Path) -> str:
+def index_corpus(settings: Settings, corpus: Path) -> str:
+    """Index `corpus` once (the collection is named after its content and chunking)."""
     from rankgraph.eval.retrieval import eval_collection_name, file_digest
     from rankgraph.retrieval import Store, index_paths
 
@@ -218,7 +219,7 @@ async def evaluate(
             disable=not console.is_terminal,
         ) as progress:
             for variant in chosen:
-                collection = await asyncio.to_thread(_index, variant.settings, corpus)
+                collection = await asyncio.to_thread(index_corpus, variant.settings, corpus)
                 pipeline = {**variant.settings.pipeline, "collection": collection}
                 ready = replace(
                     variant, settings=variant.settings.model_copy(update={"pipeline": pipeline})
