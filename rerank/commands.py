@@ -176,7 +176,7 @@ async def open_reranker(
         return
     async with LLMClient.from_settings(settings) as client:
         if settings.llm.cache != "replay":
-            await check_endpoints(client.base_urls, api_key=settings.llm.api_key)
+            await check_endpoints(client.base_urls, api_key=client.settings.api_key)
         yield build(method, client, **options)
 
 
