@@ -83,7 +83,8 @@ class FilterConfig(_Section):
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     n_sigma: float = Field(default=0.5, ge=0.0, le=3.0)
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)
-    judges: list[str] = Field(default_factory=lambda: ["answers"], min_length=1)
+    # the reranker's default prompt, so a filter turned on reuses its judgements
+    judges: list[str] = Field(default_factory=lambda: ["yesno_passage_first"], min_length=1)
     consensus: Literal["mean", "majority"] = "mean"
     keep_at_least: int = Field(default=1, ge=0)
     max_words: int = Field(default=120, ge=10, description="Passage words a judge reads.")
