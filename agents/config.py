@@ -61,6 +61,11 @@ class RerankConfig(_Section):
     top_k: int = Field(default=5, ge=1, le=100)
     max_calls: int | None = Field(default=None, ge=1)
     max_prompt_tokens: int | None = Field(default=None, ge=1)
+    on_failure: Literal["raise", "keep_order"] = Field(
+        default="raise",
+        description="A judge or ranker call that failed after retries fails the run (raise), or"
+        " its passages keep their prior order, recorded in the trace (keep_order: degraded).",
+    )
 
 
 class FilterConfig(_Section):

@@ -15,6 +15,7 @@ from langgraph.runtime import Runtime
 from rankgraph.agents.deps import Deps
 from rankgraph.agents.passages import ids
 from rankgraph.agents.state import RAGState, judge_key
+from rankgraph.errors import LLMUnavailable
 from rankgraph.rerank.base import Budget
 from rankgraph.schema import Passage
 from rankgraph.trace import Usage, step
@@ -45,6 +46,13 @@ async def rerank_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
     budget = Budget(max_calls=config.max_calls, max_prompt_tokens=config.max_prompt_tokens)
     started = time.perf_counter()
     result = await runtime.context.reranker.rerank(query, head, top_k=config.top_k, budget=budget)
+    if result.failures and config.on_failure == "raise":
+        errors = [e.error for e in result.events if e.error]
+        raise LLMUnavailable(
+            f"rerank ({result.method}): {result.failures} LLM call(s) failed"
+            + (f" ({errors[0]})" if errors else "")
+            + "; set pipeline.rerank.on_failure = 'keep_order' to answer from the prior order"
+        )
     ordered = [*result.passages, *candidates[len(head) :]]
     top = ordered[: config.top_k]
     summary = step(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from rankgraph.config import load_settings
 from rankgraph.errors import ConfigError, InputError, LLMUnavailable
 from rankgraph.llm.completion import Completion, Messages
 from rankgraph.prompts.passages import REDACTED, fenced_list, masked
+from rankgraph.rerank.base import RerankResult
 from rankgraph.schema import Passage
+from rankgraph.trace import TraceEvent
 from tests.agents_fixtures import CORPUS, FakeClient, deps, prompt_text
 
 
@@ -349,3 +352,34 @@ def test_pipeline_as_runnable_invokes_and_batches_with_a_thread_from_the_config(
         ]
     finally:
         pipe.close()
+
+
+class _FailingReranker:
+    name = "pointwise"
+
+    async def rerank(self, query: str, passages: Any, **_: Any) -> RerankResult:
+        return RerankResult(
+            query=query,
+            method=self.name,
+            passages=list(passages),
+            order=list(range(len(passages))),
+            failures=1,
+            events=[TraceEvent(node="rerank", error="LLMUnavailable: no reply")],
+        )
+
+
+async def test_a_failed_rerank_call_fails_the_run_unless_degradation_is_allowed(
+    tmp_path: Path,
+) -> None:
+    strict = Pipeline(
+        replace(deps(), reranker=_FailingReranker()), checkpoint_path=tmp_path / "a.sqlite"
+    )
+    with pytest.raises(NodeFailed, match="rerank \\(pointwise\\): 1 LLM call"):
+        await strict.ask("What is the rankgraph engine?")
+    lenient = deps(rerank={"on_failure": "keep_order"})
+    degraded = Pipeline(
+        replace(lenient, reranker=_FailingReranker()), checkpoint_path=tmp_path / "b.sqlite"
+    )
+    answer = await degraded.ask("What is the rankgraph engine?")
+    summary = next(e for e in answer.trace if e.node == "rerank" and "moves" in e.data)
+    assert answer.citations and summary.data["failures"] == 1
