@@ -20,7 +20,7 @@ from rich.text import Text
 
 from rankgraph.agents.answer import Answer, NodeFailed
 from rankgraph.agents.pipeline import Pipeline
-from rankgraph.agents.summary import events_table, print_answer, story
+from rankgraph.agents.summary import citations_text, events_table, print_answer, story
 from rankgraph.config import Settings, load_settings
 from rankgraph.demo import Sample
 from rankgraph.errors import InputError
@@ -202,7 +202,7 @@ async def _demo(
             with console.status("answering…"):
                 answer = await _answer(pipe, sample.question, None, False, console)
             console.print(Text("A: ", style="bold") + safe_text(answer.answer))
-            print_answer(console, answer, text=False)
+            console.print(citations_text(answer))
             if not json_out:
                 console.print(story(answer))
             results.append(

@@ -41,7 +41,9 @@ def parse_citations(text: str, kept: list[Passage]) -> tuple[list[Citation], lis
         elif n not in seen:
             seen.add(n)
             p = kept[n - 1]
-            citations.append(Citation(n=n, passage_id=p.id, title=p.title, source=p.source))
+            # a document's own URL (a JSONL `url` field) says more than the file it came in
+            source = p.metadata.get("url") or p.source
+            citations.append(Citation(n=n, passage_id=p.id, title=p.title, source=source))
     return citations, repairs
 
 
