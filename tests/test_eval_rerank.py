@@ -13,18 +13,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from rankgraph.cli import app
 from rankgraph.config import Settings
 from rankgraph.engine.state import EngineState
 from rankgraph.errors import ConfigError, InputError, RankgraphError
 from rankgraph.eval import rerank as ev
-from rankgraph.eval.rerank_command import eval_rerank
 from rankgraph.rerank import batch, trec
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.rerank.candidates import Query, load_candidates
-from rankgraph.rerank.commands import command_settings, parse_options, rerank_cmd
+from rankgraph.rerank.commands import command_settings, parse_options
 from rankgraph.schema import Passage
 
 
@@ -84,15 +83,6 @@ def tiny(tmp_path: Path) -> Path:
     )
     (tmp_path / "qrels.txt").write_text("1 0 c 3\n1 0 a 0\n2 0 e 2\n", encoding="utf-8")
     return tmp_path
-
-
-def cli() -> typer.Typer:
-    app = typer.Typer()
-    app.command("rerank")(rerank_cmd)
-    sub = typer.Typer()
-    sub.command("rerank")(eval_rerank)
-    app.add_typer(sub, name="eval")
-    return app
 
 
 # -- metrics ------------------------------------------------------------------------------
@@ -258,21 +248,21 @@ async def test_a_failing_query_cancels_the_others() -> None:
 
 
 def test_eval_rerank_reports_a_missing_data_file_and_exits_1(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli(), ["eval", "rerank", "--data", str(tmp_path), "-m", "none"])
+    result = CliRunner().invoke(app, ["eval", "rerank", "--data", str(tmp_path), "-m", "none"])
     assert result.exit_code == 1
     assert "candidates.jsonl not found" in result.stderr
 
 
 def test_rerank_reports_a_malformed_line_and_exits_1(tmp_path: Path) -> None:
     path = write_candidates(tmp_path / "c.jsonl", [line("1", ["a", "a"])])
-    result = CliRunner().invoke(cli(), ["rerank", "--input", str(path), "-m", "none"])
+    result = CliRunner().invoke(app, ["rerank", "--input", str(path), "-m", "none"])
     assert result.exit_code == 1
     assert "c.jsonl:1: duplicate docid 'a'" in result.stderr
 
 
 def test_eval_rerank_none_prints_bm25_json_without_an_engine(shared_data: Path) -> None:
     data = str(shared_data / "trec-dl19")
-    result = CliRunner().invoke(cli(), ["eval", "rerank", "--data", data, "-m", "none", "--json"])
+    result = CliRunner().invoke(app, ["eval", "rerank", "--data", data, "-m", "none", "--json"])
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["queries"] == 43 and report["depth"] == 100
@@ -282,7 +272,7 @@ def test_eval_rerank_none_prints_bm25_json_without_an_engine(shared_data: Path) 
 
 def test_eval_rerank_limit_evaluates_only_the_first_queries(tiny: Path) -> None:
     args = ["eval", "rerank", "--data", str(tiny), "-m", "none", "--limit", "1", "--json"]
-    result = CliRunner().invoke(cli(), args)
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["queries"] == report["judged_queries"] == 1
@@ -290,7 +280,7 @@ def test_eval_rerank_limit_evaluates_only_the_first_queries(tiny: Path) -> None:
 
 
 def test_eval_rerank_prints_both_orders_and_the_cost(tiny: Path) -> None:
-    result = CliRunner().invoke(cli(), ["eval", "rerank", "--data", str(tiny), "-m", "none"])
+    result = CliRunner().invoke(app, ["eval", "rerank", "--data", str(tiny), "-m", "none"])
     assert result.exit_code == 0, result.stderr
     for text in ("nDCG@10", "MRR@10", "R@100", "input order", "LLM calls", "prompt tokens"):
         assert text in result.stdout
@@ -298,7 +288,7 @@ def test_eval_rerank_prints_both_orders_and_the_cost(tiny: Path) -> None:
 
 def test_rerank_writes_a_trec_run_to_stdout(tiny: Path) -> None:
     path = str(tiny / "candidates.jsonl")
-    result = CliRunner().invoke(cli(), ["rerank", "--input", path, "-m", "none", "--depth", "2"])
+    result = CliRunner().invoke(app, ["rerank", "--input", path, "-m", "none", "--depth", "2"])
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [
         "1 Q0 a 1 2.000000 rankgraph-none",
@@ -310,7 +300,7 @@ def test_rerank_writes_a_trec_run_to_stdout(tiny: Path) -> None:
 
 def test_unknown_method_option_is_an_error_naming_it(tiny: Path) -> None:
     args = ["eval", "rerank", "--data", str(tiny), "-m", "none", "--option", "window=3"]
-    result = CliRunner().invoke(cli(), args)
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert "window" in result.stderr
 
@@ -329,7 +319,7 @@ def test_eval_rerank_end_to_end_on_the_engine(
     args = ["eval", "rerank", "--data", str(shared_data / "trec-dl19"), "-m", "pointwise"]
     args += ["--depth", "5", "--limit", "2", "--json", "--no-cache"]
     args += ["--config", str(config), "--output", str(run_path)]
-    result = CliRunner().invoke(cli(), args)
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["queries"] == 2

@@ -16,30 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from rankgraph.cli import app
 from rankgraph.errors import LLMCallsFailed, LLMUnavailable
-from rankgraph.eval.rerank_command import eval_rerank
 from rankgraph.preflight import check_endpoints
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.rerank.batch import degraded_queries, rerank_queries
 from rankgraph.rerank.candidates import Query
-from rankgraph.rerank.commands import rerank_cmd
 from rankgraph.schema import Passage
 from rankgraph.trace import TraceEvent
 from tests.scripted_server import Reply, chat_reply, error_reply, serve
 
 DEAD_URL = "http://127.0.0.1:9/v1"  # the discard port: nothing listens there
-
-
-def cli() -> typer.Typer:
-    app = typer.Typer()
-    app.command("rerank")(rerank_cmd)
-    sub = typer.Typer()
-    sub.command("rerank")(eval_rerank)
-    app.add_typer(sub, name="eval")
-    return app
 
 
 def data_folder(root: Path) -> Path:
@@ -125,7 +114,7 @@ def test_rerank_with_an_unreachable_engine_exits_1_naming_the_url_and_writes_not
     out = tmp_path / "run.trec"
     args = ["rerank", "-i", str(data / "candidates.jsonl"), "-m", "pointwise", "-o", str(out)]
     started = time.perf_counter()
-    result = CliRunner().invoke(cli(), [*args, "--config", str(config_for(tmp_path, DEAD_URL))])
+    result = CliRunner().invoke(app, [*args, "--config", str(config_for(tmp_path, DEAD_URL))])
     assert result.exit_code == 1
     assert "no LLM endpoint answers: http://127.0.0.1:9/v1" in result.stderr
     assert not out.exists()
@@ -140,7 +129,7 @@ def test_rerank_whose_calls_fail_exits_1_says_what_failed_and_writes_nothing(
     with serve([error_reply(500)]) as server:
         config = config_for(tmp_path, server.base_url)
         args = ["rerank", "-i", str(data / "candidates.jsonl"), "-m", "pointwise"]
-        result = CliRunner().invoke(cli(), [*args, "-o", str(out), "--config", str(config)])
+        result = CliRunner().invoke(app, [*args, "-o", str(out), "--config", str(config)])
     assert result.exit_code == 1
     assert "3 of 3 LLM calls failed" in result.stderr
     assert "--allow-failures" in result.stderr
@@ -152,7 +141,7 @@ def test_allow_failures_writes_a_run_tagged_degraded_and_warns(tmp_path: Path) -
     with serve([error_reply(500)]) as server:
         config = config_for(tmp_path, server.base_url)
         args = ["rerank", "-i", str(data / "candidates.jsonl"), "-m", "pointwise"]
-        result = CliRunner().invoke(cli(), [*args, "--allow-failures", "--config", str(config)])
+        result = CliRunner().invoke(app, [*args, "--allow-failures", "--config", str(config)])
     assert result.exit_code == 0, result.stderr
     tags = {line.split()[-1] for line in result.stdout.splitlines()}
     assert tags == {"rankgraph-pointwise-degraded"}
@@ -164,7 +153,7 @@ def test_eval_rerank_with_failed_calls_prints_no_metrics_and_exits_1(tmp_path: P
     with serve([error_reply(500)]) as server:
         config = config_for(tmp_path, server.base_url)
         args = ["eval", "rerank", "--data", str(data), "-m", "pointwise", "--json"]
-        result = CliRunner().invoke(cli(), [*args, "--config", str(config)])
+        result = CliRunner().invoke(app, [*args, "--config", str(config)])
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "LLM calls failed" in result.stderr
@@ -175,7 +164,7 @@ def test_eval_rerank_allowed_to_degrade_says_so_in_its_json(tmp_path: Path) -> N
     with serve([error_reply(500)]) as server:
         config = config_for(tmp_path, server.base_url)
         args = ["eval", "rerank", "--data", str(data), "-m", "pointwise", "--json"]
-        result = CliRunner().invoke(cli(), [*args, "--allow-failures", "--config", str(config)])
+        result = CliRunner().invoke(app, [*args, "--allow-failures", "--config", str(config)])
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["degraded"] is True
@@ -188,7 +177,7 @@ def test_eval_rerank_table_of_a_degraded_run_is_titled_degraded(tmp_path: Path) 
     with serve([error_reply(500)]) as server:
         config = config_for(tmp_path, server.base_url)
         args = ["eval", "rerank", "--data", str(data), "-m", "pointwise", "--allow-failures"]
-        result = CliRunner().invoke(cli(), [*args, "--config", str(config)])
+        result = CliRunner().invoke(app, [*args, "--config", str(config)])
     assert result.exit_code == 0, result.stderr
     assert "DEGRADED" in result.stdout
 
@@ -211,7 +200,7 @@ def test_an_engine_that_dies_mid_eval_fails_the_run_and_the_rerun_resumes_from_t
         args += ["--config", str(config), "-O", "fusion=none", "-o", str(first_run)]
 
         def run() -> None:
-            outcome["result"] = CliRunner().invoke(cli(), args)
+            outcome["result"] = CliRunner().invoke(app, args)
 
         worker = threading.Thread(target=run)
         worker.start()
@@ -228,7 +217,7 @@ def test_an_engine_that_dies_mid_eval_fails_the_run_and_the_rerun_resumes_from_t
         config = config_for(tmp_path, server.base_url)
         args = ["eval", "rerank", "--data", str(data), "-m", "pointwise", "--json"]
         args += ["--config", str(config), "-O", "fusion=none", "-o", str(rerun)]
-        resumed = CliRunner().invoke(cli(), args)
+        resumed = CliRunner().invoke(app, args)
         fresh_calls = len(server.requests)
     assert resumed.exit_code == 0, resumed.stderr
     usage = json.loads(resumed.stdout)["cost"]["usage"]
@@ -238,7 +227,7 @@ def test_an_engine_that_dies_mid_eval_fails_the_run_and_the_rerun_resumes_from_t
     config.write_text(config.read_text() + 'cache = "replay"\n')
     args = ["eval", "rerank", "--data", str(data), "-m", "pointwise", "--json"]
     args += ["--config", str(config), "-O", "fusion=none", "-o", str(replay)]
-    replayed = CliRunner().invoke(cli(), args)  # no server at all: every reply from the cache
+    replayed = CliRunner().invoke(app, args)  # no server at all: every reply from the cache
     assert replayed.exit_code == 0, replayed.stderr
     assert json.loads(replayed.stdout)["cost"]["usage"]["cached_calls"] == usage["calls"]
     assert replay.read_text() == rerun.read_text()

@@ -11,25 +11,14 @@ import math
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from rankgraph.cli import app
 from rankgraph.errors import InputError
 from rankgraph.eval import rerank as ev
-from rankgraph.eval.rerank_command import eval_rerank
 from rankgraph.rerank.candidates import load_candidates
-from rankgraph.rerank.commands import rerank_cmd
 
 DEAD = "http://127.0.0.1:9/v1"
-
-
-def cli() -> typer.Typer:
-    app = typer.Typer()
-    app.command("rerank")(rerank_cmd)
-    sub = typer.Typer()
-    sub.command("rerank")(eval_rerank)
-    app.add_typer(sub, name="eval")
-    return app
 
 
 def candidates(path: Path, *lines: str | bytes | dict[str, object]) -> Path:
@@ -88,14 +77,14 @@ def test_rerank_rejects_a_nan_score_before_looking_for_the_engine(tmp_path: Path
     config = tmp_path / "rg.toml"
     config.write_text(f'data_dir = "{tmp_path}"\n[llm]\nbase_urls = ["{DEAD}"]\n')
     args = ["rerank", "-i", str(path), "-m", "pointwise", "--config", str(config)]
-    result = CliRunner().invoke(cli(), args)
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert "c.jsonl:1: candidates.0.score: Input should be a finite number" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_an_unknown_method_is_rejected_before_files_or_engine_are_read(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli(), ["rerank", "-i", str(tmp_path / "none.jsonl"), "-m", "foo"])
+    result = CliRunner().invoke(app, ["rerank", "-i", str(tmp_path / "none.jsonl"), "-m", "foo"])
     assert result.exit_code == 2
     assert "unknown method 'foo'" in result.output
     assert "pointwise" in result.output
@@ -106,14 +95,14 @@ def test_an_unknown_method_option_is_rejected_before_the_engine(tmp_path: Path) 
     config = tmp_path / "rg.toml"
     config.write_text(f'data_dir = "{tmp_path}"\n[llm]\nbase_urls = ["{DEAD}"]\n')
     args = ["rerank", "-i", str(path), "-m", "pointwise", "-O", "windw=3", "--config", str(config)]
-    result = CliRunner().invoke(cli(), args)
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert "unknown option(s) ['windw'] for rerank method 'pointwise'" in result.stderr
 
 
 @pytest.mark.parametrize("command", [["rerank"], ["eval", "rerank"]])
 def test_help_lists_each_method_with_its_options_and_defaults(command: list[str]) -> None:
-    result = CliRunner().invoke(cli(), [*command, "--help"], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "pointwise  variant=yesno, layout=passage_first" in result.stdout
     assert "setwise    set_size=4, k=10" in result.stdout
@@ -144,7 +133,7 @@ def test_eval_without_a_judged_query_fails_before_reranking_and_prints_no_nan(
     candidates(tmp_path / "candidates.jsonl", good("1"))
     (tmp_path / "qrels.txt").write_text("99 0 a 1\n")
     args = ["eval", "rerank", "--data", str(tmp_path), "-m", "none", "--json"]
-    result = CliRunner().invoke(cli(), args)
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert "none of the 1 queries has judgments" in result.stderr
     assert "NaN" not in result.stdout
@@ -154,7 +143,7 @@ def test_eval_json_is_strict_json(tmp_path: Path) -> None:
     candidates(tmp_path / "candidates.jsonl", good("1"), good("2"))
     (tmp_path / "qrels.txt").write_text("1 0 b 2\n")
     args = ["eval", "rerank", "--data", str(tmp_path), "-m", "none", "--json"]
-    result = CliRunner().invoke(cli(), args)
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.stderr
 
     def no_constants(name: str) -> float:
