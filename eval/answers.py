@@ -16,7 +16,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Literal
@@ -24,7 +24,6 @@ from typing import Annotated, Literal
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from rankgraph.agents.answer import Answer
@@ -47,7 +46,7 @@ from rankgraph.eval.qa_scoring import (
 from rankgraph.eval.unanswerable import Excluding
 from rankgraph.eval.variants import BUILTIN_VARIANTS, Variant, variants
 from rankgraph.llm.client import LLMClient
-from rankgraph.ui import exit_on_error, safe_text
+from rankgraph.ui import exit_on_error, progress_bar, safe_text
 
 Split = Literal["dev", "test", "all"]
 
@@ -157,11 +156,10 @@ async def run_variant(
     answerable: Sequence[QA],
     unanswerable: Sequence[QA],
     concurrency: int,
-    progress: Progress,
+    advance: Callable[[int], None] = lambda _n: None,
 ) -> tuple[list[QuestionResult], float]:
     """Every question through one variant's pipeline, `concurrency` at a time."""
     gate = asyncio.Semaphore(concurrency)
-    task = progress.add_task(variant.name, total=len(answerable) + len(unanswerable))
     async with Pipeline.from_config(variant.settings, client=client) as pipe:
 
         async def one(qa: QA, is_answerable: bool) -> QuestionResult:
@@ -185,7 +183,7 @@ async def run_variant(
                         answerable=is_answerable,
                         error=f"{type(exc).__name__}: {exc}",
                     )
-                progress.advance(task)
+                advance(1)
                 return row
 
         started = time.perf_counter()
@@ -203,33 +201,26 @@ async def evaluate(
     unanswerable: Sequence[QA],
     *,
     concurrency: int,
-    console: Console,
 ) -> tuple[list[VariantSummary], list[QuestionResult]]:
     """Index `corpus` (once), run each variant over the same questions, score."""
     summaries: list[VariantSummary] = []
     rows: list[QuestionResult] = []
     client = LLMClient.from_settings(base)
+    total = len(answerable) + len(unanswerable)
     try:
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            disable=not console.is_terminal,
-        ) as progress:
-            for variant in chosen:
-                collection = await asyncio.to_thread(index_corpus, variant.settings, corpus)
-                pipeline = {**variant.settings.pipeline, "collection": collection}
-                ready = replace(
-                    variant, settings=variant.settings.model_copy(update={"pipeline": pipeline})
-                )
+        for variant in chosen:
+            collection = await asyncio.to_thread(index_corpus, variant.settings, corpus)
+            pipeline = {**variant.settings.pipeline, "collection": collection}
+            ready = replace(
+                variant, settings=variant.settings.model_copy(update={"pipeline": pipeline})
+            )
+            with progress_bar(variant.name, total) as advance:
                 got, wall = await run_variant(
-                    ready, client, answerable, unanswerable, concurrency, progress
+                    ready, client, answerable, unanswerable, concurrency, advance
                 )
-                top_k = PipelineConfig.from_settings(ready.settings).rerank.top_k
-                summaries.append(summarize(variant.name, got, top_k, wall))
-                rows.extend(got)
+            top_k = PipelineConfig.from_settings(ready.settings).rerank.top_k
+            summaries.append(summarize(variant.name, got, top_k, wall))
+            rows.extend(got)
     finally:
         await client.close()
     return summaries, rows
@@ -337,7 +328,7 @@ def eval_answers(
         chosen = variants(base, names, config or [])
         hidden = [qa for qa in qas[:unanswerable] if qa.answer_doc_ids]
         summaries, rows = asyncio.run(
-            evaluate(base, chosen, corpus, qas, hidden, concurrency=concurrency, console=console)
+            evaluate(base, chosen, corpus, qas, hidden, concurrency=concurrency)
         )
     if jsonl is not None:
         write_jsonl(rows, jsonl)
