@@ -233,34 +233,38 @@ def _f(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _cells(s: VariantSummary) -> dict[str, str]:
+    """One variant's column: metric name → formatted value."""
+    tokens = s.prompt_tokens_per_question + s.completion_tokens_per_question
+    return {
+        "contains": _f(s.contains),
+        "exact match": _f(s.exact_match),
+        "token F1": _f(s.f1),
+        "citation precision": _f(s.citation_precision, 2),
+        "citation recall": _f(s.citation_recall, 2),
+        "abstained, answerable": _f(s.abstain_answerable, 2),
+        "abstained, unanswerable": _f(s.abstain_unanswerable, 2),
+        **{f"answer-doc recall, {k}": _f(v) for k, v in s.recall.items()},
+        "LLM calls / question": f"{s.calls_per_question:.1f}",
+        "tokens / question": f"{tokens:,.0f}",
+        "wall s / question": f"{s.wall_s_per_question:.1f}",
+        "failed questions": str(s.failures),
+    }
+
+
 def render(summaries: Sequence[VariantSummary], console: Console) -> None:
+    """Metrics as rows, one column per variant: narrow enough for any terminal."""
     first = summaries[0]
     title = f"answers: {first.answerable} answerable" + (
         f" + {first.unanswerable} unanswerable" if first.unanswerable else ""
     )
     table = Table(title=title)
-    columns = [
-        "variant", "contains", "EM", "F1", "cite P", "cite R", "abstain ans", "abstain unans",
-        *(f"R {k}" for k in first.recall), "calls/q", "tokens/q", "wall s/q", "failed",
-    ]  # fmt: skip
-    for column in columns:
-        table.add_column(column, justify="left" if column == "variant" else "right")
+    table.add_column("metric")
     for s in summaries:
-        table.add_row(
-            safe_text(s.variant),
-            _f(s.contains),
-            _f(s.exact_match),
-            _f(s.f1),
-            _f(s.citation_precision, 2),
-            _f(s.citation_recall, 2),
-            _f(s.abstain_answerable, 2),
-            _f(s.abstain_unanswerable, 2),
-            *(_f(v) for v in s.recall.values()),
-            f"{s.calls_per_question:.1f}",
-            f"{s.prompt_tokens_per_question + s.completion_tokens_per_question:,.0f}",
-            f"{s.wall_s_per_question:.1f}",
-            str(s.failures),
-        )
+        table.add_column(safe_text(s.variant), justify="right")
+    columns = [_cells(s) for s in summaries]
+    for metric in columns[0]:
+        table.add_row(metric, *(column[metric] for column in columns))
     console.print(table)
 
 
