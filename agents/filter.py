@@ -132,10 +132,10 @@ async def _scores(
     result = await PointwiseReranker(deps.client, config).rerank(question, todo)
     events = [e.model_copy(update={"node": "filter"}) for e in result.events]
     if result.failures or result.relevance is None or len(result.relevance) < len(todo):
-        errors = [e.error for e in result.events if e.error]
+        cause = result.first_error()
         raise LLMUnavailable(
             f"filter judge {judge!r}: {result.failures} of {len(todo)} calls failed"
-            + (f" ({errors[0]})" if errors else "")
+            + (f" ({cause})" if cause else "")
         )
     return {**known, **result.relevance}, events
 

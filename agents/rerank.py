@@ -47,10 +47,10 @@ async def rerank_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
     started = time.perf_counter()
     result = await runtime.context.reranker.rerank(query, head, top_k=config.top_k, budget=budget)
     if result.failures and config.on_failure == "raise":
-        errors = [e.error for e in result.events if e.error]
+        cause = result.first_error()
         raise LLMUnavailable(
             f"rerank ({result.method}): {result.failures} LLM call(s) failed"
-            + (f" ({errors[0]})" if errors else "")
+            + (f" ({cause})" if cause else "")
             + "; set pipeline.rerank.on_failure = 'keep_order' to answer from the prior order"
         )
     ordered = [*result.passages, *candidates[len(head) :]]

@@ -37,6 +37,10 @@ class RerankResult(BaseModel):
     relevance: dict[str, float] | None = None
     judge: str | None = None
 
+    def first_error(self) -> str:
+        """The first failed call's error from the result's trace, or '' when none failed."""
+        return next((e.error for e in self.events if e.error), "") or ""
+
 
 @runtime_checkable
 class Reranker(Protocol):

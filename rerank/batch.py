@@ -39,17 +39,12 @@ def check_permutation(query: Query, result: RerankResult) -> None:
         )
 
 
-def first_error(result: RerankResult) -> str:
-    """The first failed call's error from the result's trace, or '' when none failed."""
-    return next((e.error for e in result.events if e.error), "") or ""
-
-
 def failure_error(query: Query, result: RerankResult) -> LLMCallsFailed:
     """What failed in `query`, the cause, and the two ways on."""
     total = result.failures + result.usage.calls
     return LLMCallsFailed(
         f"query {query.qid!r}: {result.failures} of {total} LLM calls failed "
-        f"({first_error(result)}); stopped without writing results. Fix the engine and rerun "
+        f"({result.first_error()}); stopped without writing results. Fix the engine and rerun "
         "(finished calls are served from the response cache), or allow a degraded run "
         "(--allow-failures; on_failure='keep_order' in the library), in which failed windows "
         "keep their prior order and the output is marked degraded"
