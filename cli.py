@@ -48,6 +48,8 @@ class Lazy:
 def lazy_group(commands: Mapping[str, Lazy]) -> type[TyperGroup]:
     """A TyperGroup class that also offers `commands`, imported when resolved."""
 
+    # The ignores: click's stubs type these methods with click.Context/click.Command,
+    # which TyperGroup narrows to typer's own subclasses without redeclaring them.
     class LazyGroup(TyperGroup):
         def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
             return [*commands, *(name for name in self.commands if name not in commands)]
@@ -66,7 +68,7 @@ def lazy_group(commands: Mapping[str, Lazy]) -> type[TyperGroup]:
         ) -> tuple[str | None, TyperCommand | TyperGroup | None, list[str]]:
             if args and args[0] in commands and args[0] not in self.commands:
                 self.add_command(commands[args[0]].load(args[0]), args[0])
-            return super().resolve_command(ctx, args)  # type: ignore[return-value,arg-type]
+            return super().resolve_command(ctx, args)  # type: ignore[return-value]
 
     return LazyGroup
 

@@ -275,7 +275,9 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         if file.suffix not in {".yaml", ".yml", ".toml"}:
             raise ConfigError(f"config file must be .toml, .yaml or .yml: {file}")
         config[key] = file
-    bound = type("Settings", (Settings,), {"model_config": {**Settings.model_config, **config}})
+    bound: type[Settings] = type(
+        "Settings", (Settings,), {"model_config": {**Settings.model_config, **config}}
+    )
     where = f" in {file}" if file else ""
     try:
         return bound(**overrides)

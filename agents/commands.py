@@ -10,9 +10,9 @@ import asyncio
 import json
 import sys
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -38,11 +38,11 @@ CollectionOpt = Annotated[
 ]
 
 
-def _run(coro: Awaitable[T]) -> T:
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     """Run the command's coroutine; library errors end the command with exit 1."""
     with exit_on_error():
         try:
-            return asyncio.run(coro)  # type: ignore[arg-type]
+            return asyncio.run(coro)
         except NodeFailed as exc:
             note = f"({len(exc.trace)} trace events kept; pass --trace FILE to save them)"
             Console(stderr=True).print(note)

@@ -49,6 +49,7 @@ from rankgraph.llm.client import LLMClient
 from rankgraph.ui import exit_on_error, progress_bar, safe_text
 
 Split = Literal["dev", "test", "all"]
+SPLITS: tuple[Split, ...] = ("dev", "test", "all")
 
 # -- questions ---------------------------------------------------------------------------
 
@@ -322,11 +323,12 @@ def eval_answers(
     """
     console = Console(stderr=True) if json_out else Console()
     with exit_on_error():
-        if split not in ("dev", "test", "all"):
+        chosen_split = next((s for s in SPLITS if s == split), None)
+        if chosen_split is None:
             raise InputError(f"--split must be dev, test or all, not {split!r}")
         if not corpus.is_file():
             raise InputError(f"corpus file not found: {corpus}")
-        qas = load_qa(questions, split, limit)  # type: ignore[arg-type]
+        qas = load_qa(questions, chosen_split, limit)
         base = load_settings()
         names = variant or ([] if config else ["plain", "default"])
         chosen = variants(base, names, config or [])

@@ -52,11 +52,16 @@ METHODS: Mapping[str, Method] = MappingProxyType(
 )
 
 
-def build(method: str, client: ChatClient, **options: Any) -> Reranker:
-    """The reranker called `method`, configured by `options` (its config's fields)."""
+def build(method: str, client: ChatClient | None, **options: Any) -> Reranker:
+    """The reranker called `method`, configured by `options` (its config's fields).
+
+    Only "none" (no LLM call) may be built without a client.
+    """
     entry = METHODS.get(method)
     if entry is None:
         raise ConfigError(f"unknown rerank method {method!r}; choose one of {', '.join(METHODS)}")
+    if client is None and method != "none":
+        raise ConfigError(f"rerank method {method!r} needs an LLM client")
     config = make_config(method, entry.config, options)
     reranker: Reranker = entry.reranker(client, config)
     return reranker

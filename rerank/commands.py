@@ -172,7 +172,7 @@ async def open_reranker(
     unless every reply is to come from a replay-only cache.
     """
     if method == "none":
-        yield build(method, None, **options)  # type: ignore[arg-type]
+        yield build(method, None, **options)
         return
     async with LLMClient.from_settings(settings) as client:
         if settings.llm.cache != "replay":

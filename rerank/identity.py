@@ -33,6 +33,6 @@ class IdentityReranker:
         top_k: int | None = None,
         budget: Budget | None = None,
     ) -> RerankResult:
-        run = QueryRun(self.client, self.name, budget)  # type: ignore[arg-type]
+        run = QueryRun(self.client, self.name, budget)
         result = run.result(query, passages, list(range(len(passages))))
         return result.model_copy(update={"passages": list(passages)})

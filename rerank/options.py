@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rankgraph.errors import ConfigError
 from rankgraph.rerank.fusion import FUSION_MODES
 
-C = TypeVar("C")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+C = TypeVar("C", bound="DataclassInstance")
 
 
 def choice(method: str, name: str, value: object, allowed: Iterable[object]) -> None:
@@ -37,7 +40,7 @@ def fusion_options(method: str, fusion: str, weight: float) -> None:
 
 def make_config(method: str, cls: type[C], options: Mapping[str, Any]) -> C:
     """`cls(**options)`, or a ConfigError listing the options `method` accepts."""
-    fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    fields = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(options) - set(fields))
     if unknown:
         raise ConfigError(

@@ -35,7 +35,7 @@ NODE = "rerank"
 class QueryRun:
     """Budget, events, repairs and failures of one query's reranking."""
 
-    def __init__(self, client: ChatClient, method: str, budget: Budget | None) -> None:
+    def __init__(self, client: ChatClient | None, method: str, budget: Budget | None) -> None:
         self.client = client
         self.method = method
         self.budget = budget or Budget()
@@ -86,12 +86,18 @@ class QueryRun:
             )
         )
 
+    def _client(self) -> ChatClient:
+        """The client; only the "none" method runs without one, and it makes no call."""
+        if self.client is None:
+            raise AssertionError(f"{self.method} made an LLM call but was built without a client")
+        return self.client
+
     async def complete(self, messages: Messages, **kw: Any) -> Completion | None:
         """`client.complete`, or None when the budget is spent or the call failed."""
         if not self._reserve():
             return None
         try:
-            completion = await self.client.complete(messages, **kw)
+            completion = await self._client().complete(messages, **kw)
         except (LLMUnavailable, LLMResponseError) as exc:
             self._failed(messages, exc)
             return None
@@ -103,7 +109,7 @@ class QueryRun:
         if not self._reserve():
             return None
         try:
-            completion = await self.client.think_then_answer(messages, **kw)
+            completion = await self._client().think_then_answer(messages, **kw)
         except (LLMUnavailable, LLMResponseError) as exc:
             self._failed(messages, exc)
             return None

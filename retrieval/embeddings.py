@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from rankgraph.errors import RetrievalError
@@ -102,7 +102,7 @@ class SentenceEmbedder(EmbeddingFunction[Documents]):
     def build_from_config(config: dict[str, Any]) -> SentenceEmbedder:
         return SentenceEmbedder(model=config["model"], batch_size=int(config["batch_size"]))
 
-    def default_space(self) -> str:  # type: ignore[override]
+    def default_space(self) -> Space:
         return "cosine"
 
     def validate_config_update(
@@ -166,7 +166,8 @@ class SentenceEmbedder(EmbeddingFunction[Documents]):
             ) from exc
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # a per-load weights bar would clutter every command
+        # A per-load weights bar would clutter every command; transformers leaves it unannotated.
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         log.info("loading embedding model %s from %s", self.model_name, path)
         try:
             return SentenceTransformer(str(path), local_files_only=True)

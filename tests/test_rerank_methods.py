@@ -352,6 +352,18 @@ def test_build_rejects_an_unknown_method_listing_the_valid_ones() -> None:
         build("rankgpt", FakeLLM())
 
 
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "none"])
+def test_build_refuses_an_llm_method_without_a_client(method: str) -> None:
+    with pytest.raises(ConfigError, match=f"{method!r} needs an LLM client"):
+        build(method, None)
+
+
+async def test_the_none_method_runs_without_a_client() -> None:
+    passages = [Passage(id=str(i), text=f"p{i}", score=1.0 / (i + 1)) for i in range(3)]
+    result = await build("none", None).rerank("q", passages)
+    assert [p.id for p in result.passages] == ["0", "1", "2"]
+
+
 def test_build_rejects_an_unknown_option_listing_the_valid_ones() -> None:
     with pytest.raises(ConfigError, match=r"unknown option\(s\) \['windw'\].*valid: window"):
         build("listwise", FakeLLM(), windw=10)
