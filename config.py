@@ -31,7 +31,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from rankgraph.choices import PRESET_KINDS, CacheMode, EngineKind, RetrievalMode
 from rankgraph.errors import ConfigError
+from rankgraph.pipeline_config import PipelineConfig
 
 DEFAULT_CONFIG_FILE = Path("rankgraph.toml")
 
@@ -60,7 +62,7 @@ class _Section(BaseModel):
 class EngineSettings(_Section):
     """Which LLM server rankgraph starts or connects to."""
 
-    kind: Literal["embedded", "llamacpp", "vllm", "external"] = "embedded"
+    kind: EngineKind = "embedded"
     preset: str = "qwen2.5-0.5b"
     model: str | None = Field(
         default=None, description="kind=vllm: HF model id or local path to serve."
@@ -90,7 +92,7 @@ class EngineSettings(_Section):
         """A typo in the preset must say so, not "no engine running" later."""
         from rankgraph.engine.presets import PRESETS
 
-        if info.data.get("kind", "embedded") in {"embedded", "llamacpp"} and value not in PRESETS:
+        if info.data.get("kind", "embedded") in PRESET_KINDS and value not in PRESETS:
             raise ValueError(f"unknown model preset {value!r}; choose one of {', '.join(PRESETS)}")
         return value
 
@@ -110,7 +112,7 @@ class LLMSettings(_Section):
     concurrency: int = Field(
         default=32, ge=1, le=4096, description="In-flight requests per endpoint."
     )
-    cache: Literal["off", "read-write", "replay"] = "off"
+    cache: CacheMode = "off"
     cache_path: Path | None = None
     max_thinking_tokens: int = Field(default=512, ge=1, le=131_072)
 
@@ -139,7 +141,7 @@ class RetrievalSettings(_Section):
     embedding_model: str = Field(default="all-MiniLM-L6-v2", min_length=1)
     chunk_tokens: int = Field(default=200, ge=16, le=8192)
     chunk_overlap: int = Field(default=32, ge=0, le=4096)
-    mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
+    mode: RetrievalMode = "hybrid"
     k: int = Field(default=20, ge=1, le=10_000)
     rrf_k: int = Field(default=60, ge=1, le=10_000)
     dense_weight: float = Field(
@@ -231,8 +233,8 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
-    pipeline: dict[str, Any] = Field(
-        default_factory=dict, description="The agent graph's config (see agents.config)."
+    pipeline: PipelineConfig = Field(
+        default_factory=PipelineConfig, description="The agent graph's config (pipeline_config)."
     )
     server: ServerSettings = Field(default_factory=ServerSettings)
 
@@ -251,6 +253,13 @@ class Settings(BaseSettings):
             TomlConfigSettingsSource(settings_cls),
             YamlConfigSettingsSource(settings_cls),
         )
+
+    def with_pipeline(self, pipeline: PipelineConfig) -> Settings:
+        """These settings running `pipeline`.
+
+        E.g. `settings.with_pipeline(settings.pipeline.with_collection("papers"))`.
+        """
+        return self.model_copy(update={"pipeline": pipeline})
 
     @property
     def engine_dir(self) -> Path:

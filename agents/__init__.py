@@ -2,11 +2,11 @@
 [note →] generate, with a bounded corrective loop and per-thread chat memory."""
 
 from rankgraph.agents.answer import Answer, Citation, NodeFailed, PipelineEvent
-from rankgraph.agents.config import PipelineConfig
 from rankgraph.agents.deps import Deps
 from rankgraph.agents.graph import build_graph
 from rankgraph.agents.pipeline import Pipeline
 from rankgraph.agents.state import RAGState
+from rankgraph.pipeline_config import PipelineConfig
 
 __all__ = [
     "Answer",

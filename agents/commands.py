@@ -51,10 +51,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 def _settings(config: Path | None, collection: str | None = None) -> Settings:
     settings = load_settings(config)
-    if collection is not None:
-        pipeline = {**settings.pipeline, "collection": collection}
-        settings = settings.model_copy(update={"pipeline": pipeline})
-    return settings
+    return settings.with_pipeline(settings.pipeline.with_collection(collection))
 
 
 def write_run(
@@ -173,10 +170,8 @@ async def _index_demo(settings: Settings, corpus: Path, console: Console) -> Set
         state, started = await asyncio.to_thread(ensure_running, settings)
     started_note = " (started)" if started else ""
     console.print(safe_text(f"engine {state.model} at {state.base_url}{started_note}"))
-    collection = settings.pipeline.get("collection") or "demo-" + _slug(corpus)
-    settings = settings.model_copy(
-        update={"pipeline": {**settings.pipeline, "collection": collection}}
-    )
+    collection = settings.pipeline.collection or "demo-" + _slug(corpus)
+    settings = settings.with_pipeline(settings.pipeline.with_collection(collection))
     store = Store.from_settings(settings, collection)
     with console.status(safe_text(f"indexing {corpus}…")):
         report = await asyncio.to_thread(index_paths, store, [corpus], sync=True)

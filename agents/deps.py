@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from rankgraph.agents.config import PipelineConfig
 from rankgraph.llm.protocol import ChatClient
+from rankgraph.pipeline_config import PipelineConfig
 from rankgraph.rerank.base import Reranker
 from rankgraph.schema import Passage
 

@@ -18,11 +18,11 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from rankgraph.agents.config import FilterConfig, PipelineConfig
 from rankgraph.agents.deps import Deps
 from rankgraph.agents.passages import ids
 from rankgraph.agents.state import RAGState, judge_key
 from rankgraph.errors import LLMUnavailable
+from rankgraph.pipeline_config import FilterConfig, PipelineConfig
 from rankgraph.rerank.pointwise import PointwiseConfig, PointwiseReranker
 from rankgraph.schema import Passage
 from rankgraph.trace import TraceEvent, step

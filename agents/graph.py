@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from langgraph.graph import END, START, StateGraph
 
-from rankgraph.agents.config import PipelineConfig
 from rankgraph.agents.deps import Deps
 from rankgraph.agents.filter import filter_node
 from rankgraph.agents.generate import generate_node
@@ -19,6 +18,7 @@ from rankgraph.agents.retrieve import retrieve_node
 from rankgraph.agents.rewrite import rewrite_node
 from rankgraph.agents.routing import after_filter
 from rankgraph.agents.state import RAGState
+from rankgraph.pipeline_config import PipelineConfig
 
 
 def build_graph(config: PipelineConfig) -> StateGraph[RAGState, Deps, RAGState, RAGState]:

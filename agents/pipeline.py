@@ -33,7 +33,6 @@ from rankgraph.agents.answer import (
     PipelineEvent,
     usage_report,
 )
-from rankgraph.agents.config import PipelineConfig
 from rankgraph.agents.deps import Deps, SearchesMany
 from rankgraph.agents.graph import build_graph
 from rankgraph.agents.inputs import prepare_question
@@ -98,7 +97,7 @@ class Pipeline:
         Pass any of them to reuse one (tests, notebooks); the rest come from settings.
         """
         settings = settings_from(source)
-        config = PipelineConfig.from_settings(settings)
+        config = settings.pipeline
         owned: LLMClient | None = None
         if client is None:
             client = owned = LLMClient.from_settings(settings)

@@ -14,10 +14,10 @@ from typing import Any
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, create_model
 
-from rankgraph.agents.config import RewriteConfig
 from rankgraph.agents.deps import Deps
 from rankgraph.agents.state import RAGState, Turn
 from rankgraph.errors import ParseError
+from rankgraph.pipeline_config import RewriteConfig
 from rankgraph.prompts import load_prompt
 from rankgraph.trace import step
 

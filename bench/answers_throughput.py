@@ -67,8 +67,8 @@ async def main(args: argparse.Namespace) -> None:
     base = load_settings(args.config, llm={"cache": "off"}, engine={"preset": args.preset})
     state, _ = ensure_running(base)
     collection = await asyncio.to_thread(index_corpus, base, DATA / "corpus.jsonl")
-    pipeline = {**BUILTIN_VARIANTS.get(args.variant, {}), "collection": collection}
-    settings = base.model_copy(update={"pipeline": {**base.pipeline, **pipeline}})
+    pipeline = base.pipeline.merged(BUILTIN_VARIANTS.get(args.variant, {}))
+    settings = base.with_pipeline(pipeline.with_collection(collection))
     questions = [q.question for q in load_qa(DATA / "questions.jsonl", "dev", args.questions)]
     print(
         f"{args.variant}: {len(questions)} wiki-nq questions, {args.concurrency} in flight, "

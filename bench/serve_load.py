@@ -209,9 +209,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     settings = load_settings(args.config)
-    settings = settings.model_copy(
-        update={"pipeline": {**settings.pipeline, "collection": args.collection}}
-    )
+    settings = settings.with_pipeline(settings.pipeline.with_collection(args.collection))
     ensure_collection(settings, args.collection)
     asyncio.run(run(args, settings))
 

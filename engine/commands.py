@@ -8,26 +8,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from rankgraph import engine
+from rankgraph.choices import EngineKind
 from rankgraph.config import Settings, load_settings
 from rankgraph.ui import exit_on_error, plain
 
 app = typer.Typer(help="Install, start, stop and inspect the LLM engine.", no_args_is_help=True)
 
 T = TypeVar("T")
-
-
-class Kind(StrEnum):
-    embedded = "embedded"
-    llamacpp = "llamacpp"
-    vllm = "vllm"
-    external = "external"
 
 
 ConfigOpt = Annotated[
@@ -38,15 +31,15 @@ PresetOpt = Annotated[
     str | None,
     typer.Option(help=f"Model preset: {', '.join(engine.PRESETS)} (default: engine.preset)."),
 ]
-KindOpt = Annotated[Kind | None, typer.Option(help="Engine kind (default: engine.kind).")]
+KindOpt = Annotated[EngineKind | None, typer.Option(help="Engine kind (default: engine.kind).")]
 
 
-def _settings(config: Path | None, preset: str | None, kind: Kind | None) -> Settings:
+def _settings(config: Path | None, preset: str | None, kind: EngineKind | None) -> Settings:
     overrides: dict[str, Any] = {}
     if preset is not None:
         overrides["preset"] = preset
     if kind is not None:
-        overrides["kind"] = kind.value
+        overrides["kind"] = kind
     return load_settings(config, **({"engine": overrides} if overrides else {}))
 
 
@@ -54,7 +47,7 @@ def _describe(state: engine.EngineState) -> str:
     return f"{state.kind} engine serving {state.model} at {state.base_url} (pid {state.pid})"
 
 
-def _chosen(preset: str | None, kind: Kind | None) -> bool:
+def _chosen(preset: str | None, kind: EngineKind | None) -> bool:
     return preset is not None or kind is not None
 
 

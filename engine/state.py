@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from rankgraph.choices import PRESET_KINDS
 from rankgraph.config import Settings
 
 RECORD_MODE = 0o600
@@ -51,7 +52,7 @@ def state_path(settings: Settings) -> Path:
     """One record per engine kind and preset, so a test engine (smollm2) and a
     benchmark engine (qwen) can run side by side without clobbering each other."""
     engine = settings.engine
-    name = engine.preset if engine.kind in {"embedded", "llamacpp"} else (engine.model or "any")
+    name = engine.preset if engine.kind in PRESET_KINDS else (engine.model or "any")
     safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in name)
     return run_dir(settings) / f"{engine.kind}-{safe}.json"
 

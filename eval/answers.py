@@ -27,7 +27,6 @@ from rich.console import Console
 from rich.table import Table
 
 from rankgraph.agents.answer import Answer
-from rankgraph.agents.config import PipelineConfig
 from rankgraph.agents.pipeline import Pipeline
 from rankgraph.config import Settings, load_settings
 from rankgraph.errors import InputError, RankgraphError
@@ -211,15 +210,16 @@ async def evaluate(
     try:
         for variant in chosen:
             collection = await asyncio.to_thread(index_corpus, variant.settings, corpus)
-            pipeline = {**variant.settings.pipeline, "collection": collection}
+            settings = variant.settings
             ready = replace(
-                variant, settings=variant.settings.model_copy(update={"pipeline": pipeline})
+                variant,
+                settings=settings.with_pipeline(settings.pipeline.with_collection(collection)),
             )
             with progress_bar(variant.name, total) as advance:
                 got, wall = await run_variant(
                     ready, client, answerable, unanswerable, concurrency, advance
                 )
-            top_k = PipelineConfig.from_settings(ready.settings).rerank.top_k
+            top_k = ready.settings.pipeline.rerank.top_k
             summaries.append(summarize(variant.name, got, top_k, wall))
             rows.extend(got)
     finally:

@@ -29,7 +29,7 @@ from rich.table import Table
 
 from rankgraph.config import Settings, load_settings
 from rankgraph.errors import InputError
-from rankgraph.retrieval import MODES, Mode, Retriever, Store, index_paths
+from rankgraph.retrieval import RETRIEVAL_MODES, RetrievalMode, Retriever, Store, index_paths
 from rankgraph.retrieval.store import index_text
 from rankgraph.ui import exit_on_error, safe_text
 
@@ -49,7 +49,7 @@ class Question(BaseModel):
 
 
 class ModeResult(BaseModel):
-    mode: Mode
+    mode: RetrievalMode
     recall: dict[int, float]
     latency_ms_p50: float
     latency_ms_p95: float
@@ -143,7 +143,7 @@ def evaluate(
     *,
     ks: Sequence[int] = DEFAULT_KS,
     limit: int | None = None,
-    modes: Sequence[Mode] = MODES,
+    modes: Sequence[RetrievalMode] = RETRIEVAL_MODES,
     raw_sample: int = 256,
     progress: bool = False,
 ) -> RetrievalEval:
@@ -226,7 +226,11 @@ def _raw_encode_rate(store: Store, corpus: Path, sample: int) -> tuple[int, floa
 
 
 def _score_mode(
-    retriever: Retriever, questions: Sequence[Question], mode: Mode, ks: Sequence[int], depth: int
+    retriever: Retriever,
+    questions: Sequence[Question],
+    mode: RetrievalMode,
+    ks: Sequence[int],
+    depth: int,
 ) -> ModeResult:
     hits = dict.fromkeys(ks, 0)
     latencies: list[float] = []

@@ -33,16 +33,6 @@ class Variant:
     settings: Settings
 
 
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def variants(base: Settings, names: Sequence[str], configs: Sequence[Path]) -> list[Variant]:
     """Built-in variants by name (over `base`), then one per settings file (named by stem)."""
     out: list[Variant] = []
@@ -52,8 +42,8 @@ def variants(base: Settings, names: Sequence[str], configs: Sequence[Path]) -> l
                 f"unknown variant {name!r}: built-ins are {', '.join(BUILTIN_VARIANTS)}; "
                 "pass other configurations as --config FILE.toml"
             )
-        pipeline = _deep_merge(base.pipeline, BUILTIN_VARIANTS[name])
-        out.append(Variant(name, base.model_copy(update={"pipeline": pipeline})))
+        pipeline = base.pipeline.merged(BUILTIN_VARIANTS[name])
+        out.append(Variant(name, base.with_pipeline(pipeline)))
     for path in configs:
         out.append(Variant(path.stem, load_settings(path)))
     seen = [v.name for v in out]

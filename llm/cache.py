@@ -12,9 +12,9 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-CacheMode = Literal["off", "read-write", "replay"]
+from rankgraph.choices import CacheMode
 
 
 def cache_key(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:

@@ -5,16 +5,17 @@ Typical use: `store = Store.from_settings(settings)`, then
 "who wrote dune", k=5, mode="hybrid")`. `Retriever.from_settings` does the first step.
 """
 
+from rankgraph.choices import RETRIEVAL_MODES, RetrievalMode
 from rankgraph.retrieval.embeddings import SentenceEmbedder
 from rankgraph.retrieval.fusion import rrf
 from rankgraph.retrieval.ingest import IngestReport, index_paths
-from rankgraph.retrieval.retriever import MODES, Mode, Retriever
+from rankgraph.retrieval.retriever import Retriever
 from rankgraph.retrieval.store import Store
 
 __all__ = [
-    "MODES",
+    "RETRIEVAL_MODES",
     "IngestReport",
-    "Mode",
+    "RetrievalMode",
     "Retriever",
     "SentenceEmbedder",
     "Store",

@@ -17,9 +17,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from rankgraph.choices import RetrievalMode
 from rankgraph.config import load_settings
 from rankgraph.retrieval.ingest import IngestReport, index_paths
-from rankgraph.retrieval.retriever import Mode, Retriever
+from rankgraph.retrieval.retriever import Retriever
 from rankgraph.retrieval.store import Store
 from rankgraph.schema import Passage
 from rankgraph.ui import exit_on_error, safe_text
@@ -91,7 +92,7 @@ def _print_report(report: IngestReport, collection: str, console: Console) -> No
 
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
-    mode: Annotated[Mode | None, typer.Option(help="dense, bm25 or hybrid.")] = None,
+    mode: Annotated[RetrievalMode | None, typer.Option(help="dense, bm25 or hybrid.")] = None,
     k: Annotated[
         int | None, typer.Option("-k", "--k", min=1, max=10_000, help="How many passages.")
     ] = None,

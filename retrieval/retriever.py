@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
@@ -19,14 +19,13 @@ from langchain_core.callbacks import (
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
+from rankgraph.choices import RETRIEVAL_MODES, RetrievalMode
 from rankgraph.config import RetrievalSettings, Settings
 from rankgraph.errors import ConfigError, InputError, RetrievalError
 from rankgraph.retrieval.fusion import rrf
 from rankgraph.retrieval.store import Store
 from rankgraph.schema import Passage
 
-Mode = Literal["dense", "bm25", "hybrid"]
-MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
 Ranked = list[tuple[str, float]]
 
 
@@ -49,7 +48,7 @@ class Retriever:
         query: str,
         *,
         k: int | None = None,
-        mode: Mode | None = None,
+        mode: RetrievalMode | None = None,
         where: dict[str, Any] | None = None,
     ) -> list[Passage]:
         """The top-k passages for one query."""
@@ -60,7 +59,7 @@ class Retriever:
         queries: Sequence[str],
         *,
         k: int | None = None,
-        mode: Mode | None = None,
+        mode: RetrievalMode | None = None,
         where: dict[str, Any] | None = None,
     ) -> list[Passage]:
         """The top-k passages for several phrasings of one need, fused by RRF, deduped."""
@@ -73,8 +72,10 @@ class Retriever:
         mode = mode or self.config.mode
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
-        if mode not in MODES:
-            raise ConfigError(f"unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}")
+        if mode not in RETRIEVAL_MODES:
+            raise ConfigError(
+                f"unknown retrieval mode {mode!r}: use one of {', '.join(RETRIEVAL_MODES)}"
+            )
         if self.store.count() == 0:
             raise RetrievalError(
                 f"collection {self.store.name!r} is empty or missing: run "
@@ -85,7 +86,7 @@ class Retriever:
         return [found[i].with_score(score) for i, score in ranked if i in found]
 
     def _rank(
-        self, queries: list[str], k: int, mode: Mode, where: Mapping[str, Any] | None
+        self, queries: list[str], k: int, mode: RetrievalMode, where: Mapping[str, Any] | None
     ) -> Ranked:
         depth = max(k, self.config.candidates) if mode == "hybrid" else k
         lists: list[Ranked] = []
@@ -109,7 +110,7 @@ class Retriever:
         query: str,
         *,
         k: int | None = None,
-        mode: Mode | None = None,
+        mode: RetrievalMode | None = None,
         where: dict[str, Any] | None = None,
     ) -> list[Passage]:
         return await asyncio.to_thread(self.search, query, k=k, mode=mode, where=where)
@@ -119,12 +120,14 @@ class Retriever:
         queries: Sequence[str],
         *,
         k: int | None = None,
-        mode: Mode | None = None,
+        mode: RetrievalMode | None = None,
         where: dict[str, Any] | None = None,
     ) -> list[Passage]:
         return await asyncio.to_thread(self.search_many, queries, k=k, mode=mode, where=where)
 
-    def as_langchain(self, k: int | None = None, mode: Mode | None = None) -> BaseRetriever:
+    def as_langchain(
+        self, k: int | None = None, mode: RetrievalMode | None = None
+    ) -> BaseRetriever:
         """This retriever as a LangChain `BaseRetriever` (Documents carry id and score)."""
         return LangchainRetriever(retriever=self, k=k, mode=mode)
 
@@ -134,7 +137,7 @@ class LangchainRetriever(BaseRetriever):
 
     retriever: Any
     k: int | None = None
-    mode: Mode | None = None
+    mode: RetrievalMode | None = None
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from rankgraph.agents import Pipeline, PipelineConfig
+from rankgraph.agents import Pipeline
 from rankgraph.config import Settings
 from rankgraph.errors import InputError, RankgraphError
 from rankgraph.llm.client import LLMClient
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 async def build_state(settings: Settings) -> ServerState:
     """Everything the routes share; the retriever opens its store off the event loop."""
-    config = PipelineConfig.from_settings(settings)
+    config = settings.pipeline
     collection = config.collection or settings.retrieval.collection
     server = settings.server
     client = LLMClient.from_settings(settings)

@@ -29,7 +29,7 @@ def serve(
         server = settings.server.model_copy(
             update={"host": host or settings.server.host, "port": port or settings.server.port}
         )
-        pipeline = {**settings.pipeline, **({"collection": collection} if collection else {})}
+        pipeline = settings.pipeline.with_collection(collection or None)
         settings = settings.model_copy(update={"server": server, "pipeline": pipeline})
         check_bind(server.host, server.api_keys)
     except RankgraphError as exc:

@@ -141,5 +141,5 @@ def deps(
         client=client or FakeClient(),
         retriever=KeywordRetriever(list(corpus or CORPUS)),
         reranker=IdentityReranker(),
-        config=PipelineConfig.parse(config),
+        config=PipelineConfig.model_validate(config),
     )

@@ -8,15 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from rankgraph.agents import NodeFailed, Pipeline, PipelineConfig
-from rankgraph.agents.config import FilterConfig
 from rankgraph.agents.filter import adaptive_threshold, pool, select
 from rankgraph.agents.generate import ABSTAIN, parse_citations, render
 from rankgraph.agents.routing import after_filter
 from rankgraph.config import load_settings
 from rankgraph.errors import ConfigError, InputError, LLMUnavailable
 from rankgraph.llm.completion import Completion, Messages
+from rankgraph.pipeline_config import FilterConfig
 from rankgraph.prompts.passages import REDACTED, fenced_list, masked
 from rankgraph.rerank.base import RerankResult
 from rankgraph.schema import Passage
@@ -111,12 +112,32 @@ def test_generate_prompt_declares_passages_data_and_fences_them() -> None:
 
 def test_config_rejects_unknown_keys_naming_them() -> None:
     with pytest.raises(ConfigError, match=r"pipeline\.filter\.n_sigmas"):
-        PipelineConfig.parse({"filter": {"n_sigmas": 1.0}})
+        load_settings(None, pipeline={"filter": {"n_sigmas": 1.0}})
+
+
+def test_config_rejects_unknown_keys_in_variant_overrides() -> None:
+    with pytest.raises(ValidationError, match=r"rerank\.deepth"):
+        PipelineConfig().merged({"rerank": {"deepth": 3}})
 
 
 def test_config_rejects_a_judge_prompt_that_does_not_exist() -> None:
     with pytest.raises(ConfigError, match="judge_nope"):
-        PipelineConfig.parse({"filter": {"judges": ["nope"]}})
+        load_settings(None, pipeline={"filter": {"judges": ["nope"]}})
+
+
+def test_pipeline_settings_come_from_nested_environment_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RANKGRAPH_PIPELINE__RERANK__METHOD", "listwise")
+    pipeline = load_settings(None).pipeline
+    assert (pipeline.rerank.method, pipeline.rerank.top_k) == ("listwise", 5)
+
+
+def test_with_collection_changes_only_the_collection() -> None:
+    settings = load_settings(None, pipeline={"rerank": {"top_k": 3}})
+    moved = settings.with_pipeline(settings.pipeline.with_collection("papers"))
+    assert moved.pipeline.collection == "papers" and moved.pipeline.rerank.top_k == 3
+    assert settings.pipeline.collection is None
 
 
 def test_config_loads_from_a_toml_pipeline_table(tmp_path: Path) -> None:
@@ -125,7 +146,7 @@ def test_config_loads_from_a_toml_pipeline_table(tmp_path: Path) -> None:
         '[pipeline]\ncollection = "wiki"\n[pipeline.rerank]\nmethod = "listwise"\ntop_k = 3\n'
         '[pipeline.filter]\nmode = "fixed"\nthreshold = 0.7\n[pipeline.loop]\nmax_rounds = 3\n'
     )
-    config = PipelineConfig.from_settings(load_settings(path))
+    config = load_settings(path).pipeline
     assert (config.collection, config.rerank.method, config.rerank.top_k) == ("wiki", "listwise", 3)
     assert (config.filter.threshold, config.loop.max_rounds) == (0.7, 3)
 
@@ -133,7 +154,7 @@ def test_config_loads_from_a_toml_pipeline_table(tmp_path: Path) -> None:
 def test_config_loads_from_yaml(tmp_path: Path) -> None:
     path = tmp_path / "rankgraph.yaml"
     path.write_text("pipeline:\n  rewrite:\n    decompose: true\n    max_sub_questions: 2\n")
-    config = PipelineConfig.from_settings(load_settings(path))
+    config = load_settings(path).pipeline
     assert config.rewrite.decompose and config.rewrite.max_sub_questions == 2
 
 

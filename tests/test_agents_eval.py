@@ -20,7 +20,7 @@ from rankgraph.eval.qa_scoring import (
     token_f1,
 )
 from rankgraph.eval.unanswerable import Excluding
-from rankgraph.eval.variants import BUILTIN_VARIANTS, variants
+from rankgraph.eval.variants import variants
 from rankgraph.schema import Passage
 from rankgraph.trace import Usage
 from tests.agents_fixtures import KeywordRetriever
@@ -104,7 +104,12 @@ def test_splits_are_the_two_halves_of_the_file(tmp_path: Path) -> None:
 def test_plain_variant_turns_every_agent_off_and_unknown_names_are_rejected() -> None:
     base = load_settings()
     plain, default = variants(base, ["plain", "default"], [])
-    assert plain.settings.pipeline == {**base.pipeline, **BUILTIN_VARIANTS["plain"]}
+    off = plain.settings.pipeline
+    assert (off.rewrite.mode, off.rerank.method, off.filter.mode) == ("off", "none", "off")
+    assert off.loop.max_rounds == 1
+    # layered section by section: what the variant does not name stays as in the base
+    assert off.rerank.top_k == base.pipeline.rerank.top_k
+    assert off.generate == base.pipeline.generate
     assert default.settings.pipeline == base.pipeline
     with pytest.raises(ConfigError, match="unknown variant 'fancy'"):
         variants(base, ["fancy"], [])

@@ -1,18 +1,22 @@
-"""The agent graph's configuration: the `[pipeline]` table of `rankgraph.toml`.
+"""The agent graph's configuration: `Settings.pipeline`, the `[pipeline]` table of
+`rankgraph.toml`.
 
-`Settings.pipeline` is a free-form dict so the core settings need not import the
-agents; this model validates it. Every section rejects unknown keys, so a typo
-such as `n_sigmas` fails loudly instead of silently running the default.
+A root module, not part of `rankgraph.agents`, so the core settings can type their
+`pipeline` field without importing LangGraph. Every section rejects unknown keys,
+so a typo such as `n_sigmas` fails loudly instead of silently running the default.
+Change a loaded config with `with_collection` or `merged`; both return a new,
+validated config.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rankgraph.config import Settings
-from rankgraph.errors import ConfigError, PromptError
+from rankgraph.choices import RetrievalMode
+from rankgraph.errors import PromptError
 from rankgraph.prompts import load_prompt
 
 
@@ -38,7 +42,7 @@ class RewriteConfig(_Section):
 
 
 class RetrieveConfig(_Section):
-    mode: Literal["dense", "bm25", "hybrid"] | None = Field(
+    mode: RetrievalMode | None = Field(
         default=None, description="None: the retrieval settings' mode."
     )
     k: int = Field(default=20, ge=1, le=1000)
@@ -138,6 +142,8 @@ class LoopConfig(_Section):
 
 
 class PipelineConfig(_Section):
+    """The graph's sections; `collection` None searches the retrieval settings' collection."""
+
     collection: str | None = None
     max_question_chars: int = Field(default=1000, ge=20)
     rewrite: RewriteConfig = Field(default_factory=RewriteConfig)
@@ -147,22 +153,37 @@ class PipelineConfig(_Section):
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> PipelineConfig:
-        return cls.parse(settings.pipeline)
+    def with_collection(self, collection: str | None) -> PipelineConfig:
+        """This config searching `collection` (None: unchanged).
 
-    @classmethod
-    def parse(cls, data: dict[str, Any]) -> PipelineConfig:
-        """Validate a `[pipeline]` mapping; ConfigError lists every bad key."""
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"pipeline.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-                for err in exc.errors()
-            )
-            raise ConfigError(f"invalid [pipeline] config: {problems}") from exc
+        >>> PipelineConfig().with_collection("papers").collection
+        'papers'
+        """
+        if collection is None:
+            return self
+        return self.model_copy(update={"collection": collection})
+
+    def merged(self, overrides: Mapping[str, Any]) -> PipelineConfig:
+        """This config with `overrides` (a partial `[pipeline]` table) laid over it,
+        section by section; validated, so an unknown key raises ValidationError.
+
+        >>> plain = PipelineConfig().merged({"rerank": {"method": "none"}})
+        >>> plain.rerank.method, plain.rerank.top_k
+        ('none', 5)
+        """
+        return PipelineConfig.model_validate(_deep_merge(self.model_dump(), overrides))
 
     def recursion_limit(self) -> int:
         """A graph step budget that the bounded loop can never reach."""
         return 6 * self.loop.max_rounds + 10
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        current = out.get(key)
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            out[key] = _deep_merge(current, value)
+        else:
+            out[key] = value
+    return out
