@@ -40,6 +40,9 @@ class Answer(BaseModel):
     trace: list[TraceEvent] = Field(default_factory=list)
 
 
+_QUIET_KEYS = {"trace", "history"}
+
+
 def usage_report(events: list[TraceEvent]) -> dict[str, Usage]:
     """Usage per node in order of first appearance, then the total."""
     return {**usage_by_node(events), "total": total_usage(events)}
@@ -55,6 +58,40 @@ class PipelineEvent:
     data: dict[str, Any] = field(default_factory=dict)  # the node's update, passages as ids
     answer: Answer | None = None
     update: dict[str, Any] = field(default_factory=dict, repr=False)  # the raw node update
+
+
+def summarize_update(update: dict[str, Any]) -> dict[str, Any]:
+    """A stream-friendly view of a node's update: passages as ids, no trace or history."""
+    out: dict[str, Any] = {}
+    for key, value in update.items():
+        if key in _QUIET_KEYS:
+            continue
+        if isinstance(value, list) and value and isinstance(value[0], Passage):
+            out[key] = [p.id for p in value]
+        elif isinstance(value, list) and value and isinstance(value[0], Citation):
+            out[key] = [c.model_dump() for c in value]
+        else:
+            out[key] = value
+    return out
+
+
+def answer_from_state(
+    final: dict[str, Any], trace: list[TraceEvent], thread_id: str | None, wall_ms: float
+) -> Answer:
+    return Answer(
+        question=final.get("question", ""),
+        answer=final.get("answer", ""),
+        citations=final.get("citations", []),
+        passages=final.get("kept", []),
+        abstained=final.get("abstained", False),
+        abstain_reason=final.get("abstain_reason"),
+        queries=final.get("queries", []),
+        rounds=final.get("rounds", 0),
+        thread_id=thread_id,
+        wall_ms=wall_ms,
+        usage=usage_report(trace),
+        trace=trace,
+    )
 
 
 class NodeFailed(RankgraphError):

@@ -70,7 +70,7 @@ async def _answer(
     pipe: Pipeline, question: str, thread: str | None, stream: bool, console: Console
 ) -> Answer:
     answer: Answer | None = None
-    async for event in pipe.stream(question, thread):
+    async for event in pipe.events(question, thread):
         if event.type == "warning":
             Console(stderr=True).print(safe_text(f"warning: {event.text}", style="yellow"))
         elif event.type == "token" and stream:  # a draft: the citation check may change it

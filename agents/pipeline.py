@@ -2,25 +2,36 @@
 
     pipe = Pipeline.from_config("rankgraph.toml")
     answer = await pipe.ask("who founded the company?", thread_id="t1")
-    async for event in pipe.stream("and when was he born?", thread_id="t1"): ...
+    async for event in pipe.events("and when was he born?", thread_id="t1"): ...
+
+The Pipeline is a LangChain `Runnable[str | PipelineInput, Answer]`: `invoke`,
+`ainvoke`, `batch`, `abatch`, `astream` (the answer as it is written), `astream_events`
+(every node and LLM call), `|` and `with_config` work as on any runnable, and it
+can be called from a node of your own LangGraph (callbacks flow through).
 
 Chat memory lives in a LangGraph sqlite checkpoint (`data_dir/threads.sqlite`),
 one thread per `thread_id`; a question without a thread id runs without memory.
 The checkpointer is opened on the first async call because aiosqlite and the
-saver bind to the running event loop; `ask_sync` keeps one private loop for that.
+saver bind to the running event loop; `invoke` keeps one private loop for that.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Required, TypedDict, cast
 
 import aiosqlite
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import (
+    ensure_config,
+    get_async_callback_manager_for_config,
+    patch_config,
+)
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import StateGraph
@@ -31,7 +42,8 @@ from rankgraph.agents.answer import (
     Citation,
     NodeFailed,
     PipelineEvent,
-    usage_report,
+    answer_from_state,
+    summarize_update,
 )
 from rankgraph.agents.deps import Deps, SearchesMany
 from rankgraph.agents.graph import build_graph
@@ -47,7 +59,6 @@ from rankgraph.schema import Passage
 from rankgraph.trace import TraceEvent, Usage
 
 _STATE_TYPES = (Passage, TraceEvent, Usage, Citation)
-_QUIET_KEYS = {"trace", "history"}
 
 
 def settings_from(source: str | Path | dict[str, Any] | Settings | None) -> Settings:
@@ -59,8 +70,21 @@ def settings_from(source: str | Path | dict[str, Any] | Settings | None) -> Sett
     return load_settings(source)
 
 
-class Pipeline:
+class PipelineInput(TypedDict, total=False):
+    """What the Runnable takes besides a plain question: the question and a thread.
+
+    The thread id comes only from here, never from the run config's `configurable`,
+    so calling the pipeline inside a graph of your own does not share its thread.
+    """
+
+    question: Required[str]
+    thread_id: str | None
+
+
+class Pipeline(Runnable[str | PipelineInput, Answer]):
     """Ask questions of a collection through the rewrite → … → generate graph."""
+
+    name = "rankgraph"
 
     def __init__(
         self,
@@ -80,6 +104,7 @@ class Pipeline:
         self._saver_loop: asyncio.AbstractEventLoop | None = None
         self._open_lock: asyncio.Lock | None = None
         self._background: BackgroundLoop | None = None
+        self._background_lock = threading.Lock()
         self._owned_client = owned_client  # built by from_config: closed with the pipeline
 
     @classmethod
@@ -152,17 +177,19 @@ class Pipeline:
 
     # -- asking ----------------------------------------------------------------------
 
-    async def stream(
+    async def events(
         self,
         question: str,
         thread_id: str | None = None,
         *,
         history: Sequence[Turn] = (),
+        config: RunnableConfig | None = None,
     ) -> AsyncIterator[PipelineEvent]:
         """Node updates, warnings and answer tokens as they happen; the Answer last.
 
         `history` (earlier user/assistant turns) stands in for thread memory on a run
         without a thread id, e.g. a stateless chat API; a thread keeps its own memory.
+        `config`'s callbacks, tags and metadata reach every node and LLM call.
         Raises InputError for an empty question or history given with a thread id, and
         NodeFailed (naming the node, carrying the partial trace) when a node fails.
         """
@@ -173,10 +200,16 @@ class Pipeline:
         for warning in warnings:
             yield PipelineEvent("warning", node=warning.node, text=warning.data["warning"])
         graph = await self._checkpointed() if thread_id is not None else self._plain
+        # Our own `configurable` replaces a calling graph's (its checkpoint keys would
+        # make this graph its subgraph); callbacks, tags and metadata are inherited.
         run_config: RunnableConfig = {
             "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
             "recursion_limit": self.config.recursion_limit(),
         }
+        if config is not None:
+            run_config["callbacks"] = config.get("callbacks")
+            run_config["tags"] = config.get("tags", [])
+            run_config["metadata"] = config.get("metadata", {})
         trace: list[TraceEvent] = list(warnings)
         running: dict[str, str] = {}  # task id -> node name, for tasks not yet finished
         failed: list[str] = []  # nodes whose task finished with an error
@@ -208,7 +241,9 @@ class Pipeline:
                         node_ms[node] = node_ms.get(node, 0.0) + (now - last) * 1000
                         update = update or {}
                         trace.extend(update.get("trace", []))
-                        yield PipelineEvent("node", node=node, data=_summary(update), update=update)
+                        yield PipelineEvent(
+                            "node", node=node, data=summarize_update(update), update=update
+                        )
                     last = time.perf_counter()
                 elif mode == "custom" and chunk.get("type") == "token":
                     yield PipelineEvent("token", node=chunk.get("node"), text=chunk["text"])
@@ -218,7 +253,7 @@ class Pipeline:
             node = next(iter([*failed, *running.values()]), "unknown")
             failure = TraceEvent(node=node, kind="step", error=f"{type(exc).__name__}: {exc}")
             raise NodeFailed(node, exc, [*trace, failure]) from exc
-        answer = _answer(final, trace, thread_id, (time.perf_counter() - started) * 1000)
+        answer = answer_from_state(final, trace, thread_id, (time.perf_counter() - started) * 1000)
         answer.node_ms = node_ms
         yield PipelineEvent("answer", answer=answer)
 
@@ -226,32 +261,65 @@ class Pipeline:
         self, question: str, thread_id: str | None = None, *, history: Sequence[Turn] = ()
     ) -> Answer:
         """The cited answer (or an abstention) with its trace and usage."""
-        async for event in self.stream(question, thread_id, history=history):
-            if event.answer is not None:
-                return event.answer
-        raise AssertionError("stream ended without an answer")  # pragma: no cover
+        return await _final(self.events(question, thread_id, history=history))
 
-    def ask_sync(self, question: str, thread_id: str | None = None) -> Answer:
-        """`ask` for sync callers, on one private loop kept for the pipeline's life."""
-        if self._background is None:
-            self._background = BackgroundLoop()
-        return self._background.run(self.ask(question, thread_id))
+    # -- the Runnable ----------------------------------------------------------------
 
-    def as_runnable(self) -> Runnable[str, Answer]:
-        """This pipeline as a LangChain Runnable (`invoke`, `ainvoke`, `batch`, `abatch`),
-        e.g. a node of your own LangGraph. A `thread_id` in the run config's
-        `configurable` selects chat memory, as in `ask`."""
+    async def ainvoke(
+        self, input: str | PipelineInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Answer:
+        """The Answer to a question, or to `{"question": …, "thread_id": …}`."""
+        return await _final(self._run(input, config))
 
-        def thread(config: RunnableConfig) -> str | None:
-            return config.get("configurable", {}).get("thread_id")
+    def invoke(
+        self, input: str | PipelineInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Answer:
+        """`ainvoke` for sync callers, on one private loop kept until `close()`."""
+        config = ensure_config(config)  # here: the caller's context, not the loop thread's
+        with self._background_lock:
+            if self._background is None:
+                self._background = BackgroundLoop()
+        return self._background.run(self.ainvoke(input, config))
 
-        async def ainvoke(question: str, config: RunnableConfig) -> Answer:
-            return await self.ask(question, thread(config))
+    async def astream(
+        self, input: str | PipelineInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[Answer]:
+        """The answer as it is written: a partial Answer per generated token (`answer`
+        the text so far, nothing else filled in), then the complete Answer. The citation
+        check may still change the text, so only the last one is final."""
+        text = ""
+        async for event in self._run(input, config):
+            if event.type == "token" and event.text:
+                text += event.text
+                yield Answer(question=_question(input), answer=text)
+            elif event.answer is not None:
+                yield event.answer
 
-        def invoke(question: str, config: RunnableConfig) -> Answer:
-            return self.ask_sync(question, thread(config))
-
-        return RunnableLambda(invoke, afunc=ainvoke, name="rankgraph")
+    async def _run(
+        self, input: str | PipelineInput, config: RunnableConfig | None
+    ) -> AsyncIterator[PipelineEvent]:
+        """`events` as one chain run of the config's callbacks, its nodes and LLM calls
+        nested under it."""
+        config = ensure_config(config)
+        question = _question(input)
+        thread_id = None if isinstance(input, str) else input.get("thread_id")
+        manager = get_async_callback_manager_for_config(config)
+        run = await manager.on_chain_start(
+            None,
+            {"question": question, "thread_id": thread_id},
+            name=config.get("run_name") or self.get_name(),
+            run_id=config.pop("run_id", None),
+        )
+        answer: Answer | None = None
+        try:
+            child = patch_config(config, callbacks=run.get_child())
+            async for event in self.events(question, thread_id, config=child):
+                answer = event.answer or answer
+                yield event
+        except BaseException as exc:
+            await run.on_chain_error(exc)
+            raise
+        await run.on_chain_end(answer)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -264,7 +332,7 @@ class Pipeline:
             await self._owned_client.close()
 
     def close(self) -> None:
-        """Close the checkpoint and the client; required after `ask_sync`."""
+        """Close the checkpoint and the client; required after `invoke` or `batch`."""
         if self._background is not None:
             self._background.run(self.aclose())
             self._background.close()
@@ -279,35 +347,18 @@ class Pipeline:
         await self.aclose()
 
 
-def _summary(update: dict[str, Any]) -> dict[str, Any]:
-    """A stream-friendly view of a node's update: passages as ids, no trace."""
-    out: dict[str, Any] = {}
-    for key, value in update.items():
-        if key in _QUIET_KEYS:
-            continue
-        if isinstance(value, list) and value and isinstance(value[0], Passage):
-            out[key] = [p.id for p in value]
-        elif isinstance(value, list) and value and isinstance(value[0], Citation):
-            out[key] = [c.model_dump() for c in value]
-        else:
-            out[key] = value
-    return out
+def _question(input: str | PipelineInput) -> str:
+    if isinstance(input, str):
+        return input
+    if not isinstance(input, dict) or not isinstance(input.get("question"), str):
+        raise InputError(
+            f"the pipeline takes a question or {{'question': …, 'thread_id': …}}, not {input!r}"
+        )
+    return input["question"]
 
 
-def _answer(
-    final: dict[str, Any], trace: list[TraceEvent], thread_id: str | None, wall_ms: float
-) -> Answer:
-    return Answer(
-        question=final.get("question", ""),
-        answer=final.get("answer", ""),
-        citations=final.get("citations", []),
-        passages=final.get("kept", []),
-        abstained=final.get("abstained", False),
-        abstain_reason=final.get("abstain_reason"),
-        queries=final.get("queries", []),
-        rounds=final.get("rounds", 0),
-        thread_id=thread_id,
-        wall_ms=wall_ms,
-        usage=usage_report(trace),
-        trace=trace,
-    )
+async def _final(events: AsyncIterator[PipelineEvent]) -> Answer:
+    async for event in events:
+        if event.answer is not None:
+            return event.answer
+    raise AssertionError("the run ended without an answer")  # pragma: no cover

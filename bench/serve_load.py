@@ -86,7 +86,7 @@ async def library_phase(pipe: Pipeline, questions: list[str]) -> Phase:
     async def one(question: str) -> Timing:
         timing, start = Timing(), time.perf_counter()
         try:
-            async for event in pipe.stream(question):
+            async for event in pipe.events(question):
                 if event.type == "token" and timing.first_token_s is None:
                     timing.first_token_s = time.perf_counter() - start
         except Exception as exc:  # a bench reports failures, it does not stop on them

@@ -89,7 +89,7 @@ async def _ask(pipe: Pipeline, question: str) -> tuple[Answer, Stages, dict[str,
     stages = Stages()
     doc_of: dict[str, str] = {}
     answer: Answer | None = None
-    async for event in pipe.stream(question):
+    async for event in pipe.events(question):
         update = event.update
         if event.node == "retrieve" and "candidates" in update:
             stages.retrieved = doc_ids(update["candidates"])

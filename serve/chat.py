@@ -136,7 +136,7 @@ class ChatRun:
         )
         try:
             pipe = self.state.pipeline
-            async for event in pipe.stream(self.question, self.thread_id, history=self.history):
+            async for event in pipe.events(self.question, self.thread_id, history=self.history):
                 if event.type == "node":
                     self.trace.extend(event.update.get("trace", []))
                 if event.answer is not None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ValidationError
 
-from rankgraph.agents import NodeFailed, Pipeline, PipelineConfig
+from rankgraph.agents import Answer, NodeFailed, Pipeline, PipelineConfig
 from rankgraph.agents.filter import adaptive_threshold, pool, select
 from rankgraph.agents.generate import ABSTAIN, parse_citations, render
 from rankgraph.agents.routing import after_filter
@@ -289,7 +292,7 @@ async def test_follow_up_in_a_thread_is_rewritten_with_history(tmp_path: Path) -
 
 async def test_stream_yields_node_events_then_tokens_then_the_answer(tmp_path: Path) -> None:
     pipe = pipeline(tmp_path)
-    events = [e async for e in pipe.stream("What is rankgraph?")]
+    events = [e async for e in pipe.events("What is rankgraph?")]
     kinds = [e.type for e in events]
     assert kinds[-1] == "answer" and "token" in kinds
     tokens = "".join(e.text or "" for e in events if e.type == "token")
@@ -325,13 +328,20 @@ async def test_failing_node_is_named_and_the_partial_trace_kept(tmp_path: Path) 
     assert info.value.trace[-1].error.startswith("LLMUnavailable")
 
 
-def test_ask_sync_runs_on_a_private_loop(tmp_path: Path) -> None:
+def test_invoke_runs_on_a_private_loop_with_a_thread_from_the_input(tmp_path: Path) -> None:
     pipe = pipeline(tmp_path)
     try:
-        assert pipe.ask_sync("What is rankgraph?", thread_id="s").citations[0].passage_id == "d1"
-        assert pipe.ask_sync("and the engine?", thread_id="s").answer
+        first = pipe.invoke({"question": "What is rankgraph?", "thread_id": "s"})
+        assert first.citations[0].passage_id == "d1" and first.thread_id == "s"
+        assert pipe.invoke({"question": "and the engine?", "thread_id": "s"}).answer
+        assert len(asyncio.run(_history(tmp_path))) == 4  # two stored turns of two messages
     finally:
         pipe.close()
+
+
+async def _history(tmp_path: Path) -> list[dict[str, str]]:
+    async with pipeline(tmp_path) as other:  # the same sqlite file, another loop
+        return await other.history("s")
 
 
 def test_mermaid_draws_the_loop_and_the_optional_note_node(tmp_path: Path) -> None:
@@ -359,20 +369,71 @@ async def test_engine_down_names_the_node_and_keeps_the_partial_trace(tmp_path: 
     await client.close()
 
 
-def test_pipeline_as_runnable_invokes_and_batches_with_a_thread_from_the_config(
+def test_the_pipeline_is_a_runnable_that_batches_and_ignores_a_configured_thread(
     tmp_path: Path,
 ) -> None:
     pipe = pipeline(tmp_path)
     try:
-        runnable = pipe.as_runnable()
-        answer = runnable.invoke("What is rankgraph?", {"configurable": {"thread_id": "r"}})
-        assert answer.citations[0].passage_id == "d1" and answer.thread_id == "r"
-        assert [a.question for a in runnable.batch(["What is rankgraph?", "The engine?"])] == [
+        assert isinstance(pipe, Runnable)
+        # a calling graph's thread id is not the pipeline's: memory comes from the input
+        answer = pipe.invoke("What is rankgraph?", {"configurable": {"thread_id": "r"}})
+        assert answer.citations[0].passage_id == "d1" and answer.thread_id is None
+        assert [a.question for a in pipe.batch(["What is rankgraph?", "The engine?"])] == [
             "What is rankgraph?",
             "The engine?",
         ]
     finally:
         pipe.close()
+
+
+async def test_abatch_and_a_pipe_into_another_runnable(tmp_path: Path) -> None:
+    pipe = pipeline(tmp_path)
+    answers = await pipe.abatch(["What is rankgraph?", {"question": "The engine?"}])
+    assert [a.question for a in answers] == ["What is rankgraph?", "The engine?"]
+    chain = pipe | RunnableLambda(lambda a: {"answer": a.answer, "cited": len(a.citations)})
+    assert (await chain.ainvoke("What is rankgraph?"))["cited"] == 1
+    with pytest.raises(InputError, match="takes a question"):
+        await pipe.ainvoke({"query": "What is rankgraph?"})  # type: ignore[typeddict-item]
+
+
+async def test_astream_yields_the_growing_text_then_the_complete_answer(tmp_path: Path) -> None:
+    chunks = [a async for a in pipeline(tmp_path).astream("What is rankgraph?")]
+    *partial, final = chunks
+    texts = [a.answer for a in partial]
+    assert len(texts) > 1 and all(b.startswith(a) for a, b in pairwise(texts))
+    assert not partial[0].trace and final.trace and final.citations
+    assert final.answer.startswith(texts[-1].strip()[:10])
+
+
+async def test_astream_events_shows_the_pipeline_run_and_its_nodes(tmp_path: Path) -> None:
+    events = [e async for e in pipeline(tmp_path).astream_events("What?", version="v2")]
+    starts = [e["name"] for e in events if e["event"] == "on_chain_start"]
+    assert starts[0] == "rankgraph" and {"retrieve", "rerank", "generate"} <= set(starts)
+    end = next(e for e in events if e["event"] == "on_chain_end" and e["name"] == "rankgraph")
+    assert isinstance(end["data"]["output"], Answer)
+    assert any(e["event"] == "on_chain_stream" and e["name"] == "rankgraph" for e in events)
+
+
+def test_a_users_graph_calls_the_pipeline_from_a_node(tmp_path: Path) -> None:
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+
+    class Outer(TypedDict, total=False):
+        question: str
+        answer: str
+
+    pipe = pipeline(tmp_path)
+
+    async def rag(state: Outer) -> Outer:
+        return {"answer": (await pipe.ainvoke(state["question"])).answer}
+
+    builder = StateGraph(Outer)
+    builder.add_node("rag", rag)
+    builder.add_edge(START, "rag")
+    builder.add_edge("rag", END)
+    out = asyncio.run(builder.compile().ainvoke({"question": "What is rankgraph?"}))
+    assert "[1]" in out["answer"]
 
 
 class _FailingReranker:

@@ -100,7 +100,7 @@ async def test_a_filter_judge_the_reranker_did_not_use_is_asked_once_per_passage
 async def test_stream_yields_answer_tokens_from_the_engine(pipe: Pipeline) -> None:
     tokens: list[str] = []
     answer = None
-    async for event in pipe.stream("Where was Ada Lovelace born?"):
+    async for event in pipe.events("Where was Ada Lovelace born?"):
         if event.type == "token":
             tokens.append(event.text or "")
         elif event.answer is not None:
