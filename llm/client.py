@@ -35,7 +35,8 @@ from tenacity import (
 from rankgraph.config import LLMSettings, Settings
 from rankgraph.errors import CacheMiss, LLMResponseError, LLMUnavailable, ParseError
 from rankgraph.llm.cache import ResponseCache, cache_key
-from rankgraph.llm.completion import Completion, LabelLogprobs, Messages, OnDelta
+from rankgraph.llm.callbacks import traced
+from rankgraph.llm.completion import Completion, LabelLogprobs, Messages, OnDelta, emit_delta
 from rankgraph.llm.labels import TOP_LOGPROBS
 from rankgraph.llm.reasoning import split_reasoning
 from rankgraph.llm.replies import from_cache, from_reply, with_retries
@@ -170,7 +171,11 @@ class LLMClient:
         extra_body: dict[str, Any] | None = None,
         on_delta: OnDelta | None = None,
     ) -> Completion:
-        """One chat completion. `on_delta` streams the text as it is generated."""
+        """One chat completion. `on_delta` streams the text as it is generated.
+
+        Under a LangChain run with callbacks, the call is reported to them as a chat
+        model run (`rankgraph.llm.callbacks`).
+        """
         model = await self.model()
         params: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "n": n}
         if top_logprobs:
@@ -190,13 +195,27 @@ class LLMClient:
         if body:
             params["extra_body"] = body
 
+        async def call(on_delta: OnDelta | None) -> Completion:
+            return await self._reply(model, messages, params, top_logprobs, on_delta)
+
+        return await traced(model, messages, params, on_delta, call)
+
+    async def _reply(
+        self,
+        model: str,
+        messages: Messages,
+        params: dict[str, Any],
+        top_logprobs: int,
+        on_delta: OnDelta | None,
+    ) -> Completion:
+        """The reply from the cache or the endpoint, with usage and retries recorded."""
         key = cache_key(model, messages, params) if self.cache is not None else ""
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
                 completion = from_cache(hit, model, messages, params)
                 if on_delta is not None:
-                    await _emit(on_delta, completion.text)
+                    await emit_delta(on_delta, completion.text)
                 return completion
             if self.cache.mode == "replay":
                 raise CacheMiss(
@@ -327,7 +346,7 @@ class LLMClient:
             for choice in chunk.choices:
                 if choice.delta.content:
                     parts.append(choice.delta.content)
-                    await _emit(on_delta, choice.delta.content)
+                    await emit_delta(on_delta, choice.delta.content)
                 finish = choice.finish_reason or finish
         return {"text": "".join(parts), "finish_reason": finish, "usage": usage}
 
@@ -369,9 +388,3 @@ class LLMClient:
                 f"{last_url} rejected the request ({exc.status_code}): {exc.message}"
             ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def _emit(on_delta: OnDelta, text: str) -> None:
-    result = on_delta(text)
-    if asyncio.iscoroutine(result):
-        await result

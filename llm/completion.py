@@ -89,3 +89,10 @@ class LabelLogprobs:
     @property
     def seen(self) -> int:
         return len(self.logprobs) - len(unseen(self.logprobs))
+
+
+async def emit_delta(on_delta: OnDelta, text: str) -> None:
+    """Hand `text` to a sync or async delta callback."""
+    result = on_delta(text)
+    if isinstance(result, Awaitable):
+        await result

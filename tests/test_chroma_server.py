@@ -22,6 +22,7 @@ import pytest
 from rankgraph.config import Settings
 from rankgraph.engine import EngineState
 from rankgraph.llm import LLMClient
+from rankgraph.pipeline_config import PipelineConfig
 from rankgraph.retrieval import Retriever, Store, index_paths
 from tests.retrieval_fixtures import shared_embedder
 
@@ -168,9 +169,8 @@ async def test_ask_answers_from_a_chroma_server(
         update={
             "data_dir": tmp_path / "data",
             "retrieval": engine_settings.retrieval.model_copy(update={"chroma_url": chroma_url}),
-            "pipeline": pipeline,
         }
-    )
+    ).with_pipeline(PipelineConfig.model_validate(pipeline))
     index_paths(Store.from_settings(settings, "ask-served", embedder=shared_embedder()), [folder])
     pipe = Pipeline.from_config(settings, client=llm)
     try:

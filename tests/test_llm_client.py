@@ -6,8 +6,13 @@ import asyncio
 import math
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
+from langchain_core.callbacks import AsyncCallbackHandler
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import LLMResult
+from langchain_core.runnables import RunnableLambda
 
 from rankgraph.config import LLMSettings
 from rankgraph.errors import CacheMiss, LLMResponseError, LLMUnavailable
@@ -161,3 +166,60 @@ async def test_completion_becomes_a_trace_event_with_prompt_reply_and_usage() ->
     assert event.request["max_tokens"] == 3
     assert event.usage.prompt_tokens == 42
     assert event.parsed is True
+
+
+# -- LangChain callbacks -------------------------------------------------------------------
+
+
+class _Recorder(AsyncCallbackHandler):
+    """Keeps the chat-model callbacks it receives, in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Any]] = []
+
+    async def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kw: Any
+    ) -> None:
+        self.seen.append(("start", (messages, kw["invocation_params"], kw["metadata"])))
+
+    async def on_llm_end(self, response: LLMResult, **kw: Any) -> None:
+        self.seen.append(("end", response))
+
+    async def on_llm_error(self, error: BaseException, **kw: Any) -> None:
+        self.seen.append(("error", error))
+
+
+async def test_a_call_inside_a_runnable_run_is_a_chat_model_run_with_usage() -> None:
+    with serve([chat_reply("fine", prompt_tokens=7, completion_tokens=2)]) as server:
+        async with _client(server.base_url) as client:
+
+            async def call(_: str) -> str:
+                return (await client.complete(HELLO, max_tokens=5)).text
+
+            events = [e async for e in RunnableLambda(call).astream_events("x", version="v2")]
+    [start] = [e for e in events if e["event"] == "on_chat_model_start"]
+    [end] = [e for e in events if e["event"] == "on_chat_model_end"]
+    assert start["data"]["input"]["messages"][0][0].content == "hello"
+    assert start["metadata"]["ls_model_name"] == "scripted"
+    message = end["data"]["output"]
+    assert message.content == "fine"
+    assert message.usage_metadata == {"input_tokens": 7, "output_tokens": 2, "total_tokens": 9}
+    assert message.response_metadata["latency_ms"] > 0
+    assert end["parent_ids"] == [start["parent_ids"][0]]  # nested under the calling runnable
+
+
+async def test_a_failed_call_reports_the_error_to_the_callbacks() -> None:
+    recorder = _Recorder()
+    with serve([error_reply(400, "bad prompt")]) as server:
+        async with _client(server.base_url) as client:
+
+            async def call(_: str) -> str:
+                return (await client.complete(HELLO)).text
+
+            with pytest.raises(LLMResponseError, match="bad prompt"):
+                await RunnableLambda(call).ainvoke("x", {"callbacks": [recorder]})
+    assert [kind for kind, _ in recorder.seen] == ["start", "error"]
+    messages, params, metadata = recorder.seen[0][1]
+    assert messages[0][0].content == "hello" and metadata["ls_provider"] == "openai"
+    assert params["model"] == "scripted" and params["max_tokens"] == 256
+    assert isinstance(recorder.seen[1][1], LLMResponseError)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from rankgraph.agents import Pipeline
+from rankgraph.agents import Pipeline, PipelineConfig
 from rankgraph.config import Settings
 from rankgraph.engine import EngineState
 from rankgraph.llm import LLMClient
@@ -50,8 +50,8 @@ def rag_settings(
     for name, text in DOCS.items():
         (corpus / name).write_text(text, encoding="utf-8")
     settings = engine_settings.model_copy(
-        update={"data_dir": tmp_path_factory.mktemp("agents-data"), "pipeline": PIPELINE}
-    )
+        update={"data_dir": tmp_path_factory.mktemp("agents-data")}
+    ).with_pipeline(PipelineConfig.model_validate(PIPELINE))
     index_paths(Store.from_settings(settings, COLLECTION), [corpus])
     return settings
 
@@ -88,7 +88,7 @@ async def test_a_filter_judge_the_reranker_did_not_use_is_asked_once_per_passage
     rag_settings: Settings, llm: LLMClient
 ) -> None:
     config = {**PIPELINE, "filter": {"mode": "adaptive", "judges": ["answers", "relevant"]}}
-    settings = rag_settings.model_copy(update={"pipeline": config})
+    settings = rag_settings.with_pipeline(PipelineConfig.model_validate(config))
     async with Pipeline.from_config(settings, client=llm) as pipe:
         answer = await pipe.ask("Who designed the Analytical Engine?")
     reranked = next(e for e in answer.trace if e.node == "rerank" and "moves" in e.data)
@@ -110,6 +110,36 @@ async def test_stream_yields_answer_tokens_from_the_engine(pipe: Pipeline) -> No
     assert "".join(tokens).strip() == (generate.reply or "").strip()
 
 
+async def test_astream_events_shows_every_llm_call_with_its_prompt_and_token_usage(
+    pipe: Pipeline,
+) -> None:
+    events = [
+        e async for e in pipe.astream_events("Who designed the Analytical Engine?", version="v2")
+    ]
+    root = next(e for e in events if e["event"] == "on_chain_start" and e["name"] == "rankgraph")
+    answer = next(
+        e["data"]["output"]
+        for e in events
+        if e["event"] == "on_chain_end" and e["run_id"] == root["run_id"]
+    )
+    starts = [e for e in events if e["event"] == "on_chat_model_start"]
+    ends = [e for e in events if e["event"] == "on_chat_model_end"]
+    total = answer.usage["total"]
+    assert len(starts) == len(ends) == total.calls > 1
+    assert all(root["run_id"] in e["parent_ids"] for e in starts)
+    assert all(e["data"]["input"]["messages"][0] for e in starts)  # the prompt messages
+    usage = [e["data"]["output"].usage_metadata for e in ends]
+    assert sum(u["input_tokens"] for u in usage) == total.prompt_tokens
+    assert sum(u["output_tokens"] for u in usage) == total.completion_tokens
+    assert all(e["data"]["output"].response_metadata["latency_ms"] > 0 for e in ends)
+    streamed = [e for e in events if e["event"] == "on_chat_model_stream"]
+    generate = next(e for e in answer.trace if e.node == "generate")
+    assert (
+        "".join(e["data"]["chunk"].content for e in streamed).strip()
+        == (generate.reply or "").strip()
+    )
+
+
 async def test_follow_up_is_rewritten_with_the_thread_history(pipe: Pipeline) -> None:
     await pipe.ask("Who was Ada Lovelace?", thread_id="memory")
     follow_up = await pipe.ask("and when was she born?", thread_id="memory")
@@ -129,7 +159,7 @@ async def test_planted_instruction_does_not_hijack_the_answer(
         "filter": {"mode": "off"},
         "generate": {"max_tokens": 48, "require_citations": False},
     }
-    settings = rag_settings.model_copy(update={"pipeline": config})
+    settings = rag_settings.with_pipeline(PipelineConfig.model_validate(config))
     async with Pipeline.from_config(settings, client=llm) as pipe:
         answer = await pipe.ask("What did the Analytical Engine use?")
     assert any(p.id for p in answer.passages if "notice" in (p.source or ""))
