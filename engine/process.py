@@ -21,8 +21,8 @@ from pathlib import Path
 
 import httpx
 
-from rankgraph.engine.ui import spinner
 from rankgraph.errors import EngineError
+from rankgraph.ui import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,8 @@ def wait_ready(
     into the EngineError, because that is where the reason is.
     """
     deadline = time.monotonic() + timeout_s
-    with spinner(f"starting {what} (log: {log_path})"):
+    log.info("starting %s (log: %s)", what, log_path)
+    with progress_bar(f"starting {what}", None):
         while True:
             code = proc.poll()
             if code is not None:

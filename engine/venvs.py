@@ -19,8 +19,8 @@ from pathlib import Path
 
 from rankgraph.engine.layout import venv_python
 from rankgraph.engine.process import LOG_TAIL_LINES, tail
-from rankgraph.engine.ui import spinner
 from rankgraph.errors import EngineError
+from rankgraph.ui import progress_bar, watched
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class VenvSpec:
     probe: str  # python statement that must succeed in a usable env
     uninstall: tuple[str, ...] = ()  # removed after install (e.g. torchvision breaks transformers)
     hint: str = ""  # appended to install errors
+    size_mb: int | None = None  # the installed env's size, for the progress bar's ETA
 
 
 def venv_ready(venv: Path, probe: str) -> bool:
@@ -76,18 +77,32 @@ def ensure_venv(venv: Path, spec: VenvSpec, log_path: Path) -> bool:
         shutil.rmtree(venv)
     venv.parent.mkdir(parents=True, exist_ok=True)
     python = str(venv_python(venv))
-    with spinner(f"installing the {spec.name} engine environment into {venv} (log: {log_path})"):
+    log.info("installing the %s engine environment into %s (log: %s)", spec.name, venv, log_path)
+    with progress_bar(f"creating {venv}", None):
         run_logged([sys.executable, "-m", "venv", str(venv)], log_path, spec.hint)
+    # MB written into the env: downloads land in pip's cache first, so the bar moves
+    # once packages unpack; the ETA follows from there.
+    with watched(f"pip install {spec.name} (MB)", spec.size_mb, lambda: tree_mb(venv), every_s=2):
         run_logged([python, "-m", "pip", "install", *spec.requirements], log_path, spec.hint)
-        if spec.uninstall:
-            run_logged(
-                [python, "-m", "pip", "uninstall", "-y", *spec.uninstall], log_path, spec.hint
-            )
+    if spec.uninstall:
+        run_logged([python, "-m", "pip", "uninstall", "-y", *spec.uninstall], log_path, spec.hint)
     if not venv_ready(venv, spec.probe):
         raise EngineError(
             f"installed {venv} but `{spec.probe}` still fails there; see {log_path}. {spec.hint}"
         )
     return True
+
+
+def tree_mb(root: Path) -> int:
+    """Megabytes of the files under `root` (0 when it does not exist)."""
+    total = 0
+    for path in root.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink():
+                total += path.stat().st_size
+        except OSError:  # removed while walking (pip's temporary files)
+            continue
+    return total // 1_000_000
 
 
 def run_logged(command: Sequence[str], log_path: Path, hint: str = "") -> None:

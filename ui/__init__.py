@@ -6,7 +6,7 @@ runs show progress only where someone is watching.
 """
 
 from rankgraph.ui.errors import exit_on_error
-from rankgraph.ui.progress import progress_bar
+from rankgraph.ui.progress import progress_bar, watched
 from rankgraph.ui.text import plain, safe_text
 
-__all__ = ["exit_on_error", "plain", "progress_bar", "safe_text"]
+__all__ = ["exit_on_error", "plain", "progress_bar", "safe_text", "watched"]
