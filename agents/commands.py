@@ -127,7 +127,7 @@ def ask(
 
 async def _chat(settings: Settings, thread: str) -> None:
     console = Console()
-    console.print(f"thread {thread}; empty line or Ctrl-D to leave", style="dim")
+    console.print(safe_text(f"thread {thread}; empty line or Ctrl-D to leave", style="dim"))
     async with Pipeline.from_config(settings) as pipe:
         while True:
             try:

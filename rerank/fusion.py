@@ -1,6 +1,6 @@
 """Fuse an LLM's scores with the first-stage ranking.
 
-ENGINE.md: the default 0.5B model alone ranks worse than BM25, but its signal is
+docs/benchmarks.md: the default 0.5B model alone ranks worse than BM25, but its signal is
 not noise. Fusion keeps the first stage as a prior and lets the LLM move
 passages, so a weak judge can still add to a strong retriever. Pure functions.
 """

@@ -1,7 +1,7 @@
 """RankGPT listwise reranking: the model writes a permutation of a window.
 
 Sliding windows (default 20/10) from the bottom of the list up; a list that fits
-is one call. Small models copy format examples (`[1] > [2]`, ENGINE.md), so the
+is one call. Small models copy format examples (`[1] > [2]`, docs/benchmarks.md), so the
 prompt shows no literal answer; every parse repair and every reply that equals
 the input order is recorded, so a run that changed nothing says so.
 """

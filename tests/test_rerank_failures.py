@@ -3,7 +3,7 @@
 The commands talk to a scripted OpenAI-compatible server on loopback (a 500 on every
 call) or to a port where nothing listens: faults the real engine cannot be made to
 produce on demand. The engine-backed test that kills a real engine mid-run is in
-test_engine_kill.py.
+test_engine_lifecycle.py.
 """
 
 from __future__ import annotations
