@@ -4,7 +4,7 @@
 from rankgraph.agents.answer import Answer, Citation, NodeFailed, PipelineEvent
 from rankgraph.agents.deps import Deps
 from rankgraph.agents.graph import build_graph
-from rankgraph.agents.pipeline import Pipeline
+from rankgraph.agents.pipeline import Pipeline, PipelineInput
 from rankgraph.agents.state import RAGState
 from rankgraph.pipeline_config import PipelineConfig
 
@@ -16,6 +16,7 @@ __all__ = [
     "Pipeline",
     "PipelineConfig",
     "PipelineEvent",
+    "PipelineInput",
     "RAGState",
     "build_graph",
 ]
