@@ -35,7 +35,13 @@ from tenacity import (
 from rankgraph.config import LLMSettings, Settings
 from rankgraph.errors import CacheMiss, LLMResponseError, LLMUnavailable, ParseError
 from rankgraph.llm.cache import ResponseCache, cache_key
-from rankgraph.llm.completion import Completion, LabelLogprobs, Messages, OnDelta
+from rankgraph.llm.completion import (
+    Completion,
+    ContinuationLogprobs,
+    LabelLogprobs,
+    Messages,
+    OnDelta,
+)
 from rankgraph.llm.labels import TOP_LOGPROBS
 from rankgraph.llm.reasoning import split_reasoning
 from rankgraph.llm.replies import from_cache, from_reply, with_retries
@@ -225,6 +231,11 @@ class LLMClient:
                 f"{base_url} returned no logprobs though top_logprobs={top_logprobs} was "
                 "requested; use an engine that supports them (vLLM, llama.cpp server)"
             )
+        if body.get("prompt_logprobs") is not None and not completion.prompt_logprobs:
+            raise LLMResponseError(
+                f"{base_url} returned no prompt logprobs though prompt_logprobs was requested; "
+                "use an engine that supports them (vLLM)"
+            )
         if self.cache is not None:
             self.cache.put(key, completion.to_json())
         return completion
@@ -243,6 +254,25 @@ class LLMClient:
         """
         completion = await self.complete(messages, max_tokens=1, top_logprobs=top_logprobs, **kw)
         return LabelLogprobs.read(completion, labels)
+
+    async def continuation_logprobs(
+        self, messages: Messages, continuation: str, **kw: Any
+    ) -> ContinuationLogprobs:
+        """Log-probability of each token of `continuation` as the start of the reply.
+
+        One call: `continuation` goes in as the final assistant message, the engine
+        continues that message (no generation prompt, no end of turn) and returns the
+        prompt's logprobs (vLLM's `prompt_logprobs`); one token is generated and ignored.
+        """
+        wanted = [*messages, {"role": "assistant", "content": continuation}]
+        body = {
+            **(kw.pop("extra_body", None) or {}),
+            "prompt_logprobs": 0,
+            "add_generation_prompt": False,
+            "continue_final_message": True,
+        }
+        completion = await self.complete(wanted, max_tokens=1, extra_body=body, **kw)
+        return ContinuationLogprobs.read(completion, continuation)
 
     async def structured(
         self, messages: Messages, schema: type[M], *, max_tokens: int = 512, **kw: Any

@@ -28,6 +28,7 @@ from rankgraph.rerank.listwise import ListwiseConfig, ListwiseReranker
 from rankgraph.rerank.options import make_config
 from rankgraph.rerank.pairwise import PairwiseConfig, PairwiseReranker
 from rankgraph.rerank.pointwise import PointwiseConfig, PointwiseReranker
+from rankgraph.rerank.qlm import QLMConfig, QLMReranker
 from rankgraph.rerank.setwise import SetwiseConfig, SetwiseReranker
 
 
@@ -48,6 +49,7 @@ METHODS: Mapping[str, Method] = MappingProxyType(
         "pairwise": Method(PairwiseReranker, PairwiseConfig),
         "setwise": Method(SetwiseReranker, SetwiseConfig),
         "jointrank": Method(JointRankReranker, JointRankConfig),
+        "qlm": Method(QLMReranker, QLMConfig),
     }
 )
 
