@@ -21,6 +21,8 @@ from typing import Any
 from rankgraph.errors import ConfigError
 from rankgraph.llm.protocol import ChatClient
 from rankgraph.rerank.base import Budget, Reranker, RerankResult
+from rankgraph.rerank.cascade import CascadeConfig, CascadeReranker
+from rankgraph.rerank.combined import CombinedConfig, CombinedReranker
 from rankgraph.rerank.first import FirstConfig, FirstReranker
 from rankgraph.rerank.identity import IdentityConfig, IdentityReranker
 from rankgraph.rerank.jointrank import JointRankConfig, JointRankReranker
@@ -50,6 +52,8 @@ METHODS: Mapping[str, Method] = MappingProxyType(
         "setwise": Method(SetwiseReranker, SetwiseConfig),
         "jointrank": Method(JointRankReranker, JointRankConfig),
         "qlm": Method(QLMReranker, QLMConfig),
+        "combined": Method(CombinedReranker, CombinedConfig),
+        "cascade": Method(CascadeReranker, CascadeConfig),
     }
 )
 

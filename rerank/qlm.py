@@ -61,7 +61,7 @@ class QLMReranker:
         budget: Budget | None = None,
     ) -> RerankResult:
         run = QueryRun(self.client, self.name, budget)
-        scores = list(await asyncio.gather(*(self._score(run, query, p) for p in passages)))
+        scores = list(await asyncio.gather(*(self.score(run, query, p) for p in passages)))
         relevance = {p.id: s for p, s in zip(passages, scores, strict=True) if s is not None}
         if run.failures or run.exhausted or any(s is None for s in scores) or len(scores) < 2:
             return run.result(query, passages, order_by_scores(scores)).model_copy(
@@ -78,7 +78,8 @@ class QLMReranker:
         )
         return result.model_copy(update={"relevance": relevance, "judge": PROMPT})
 
-    async def _score(self, run: QueryRun, query: str, passage: Passage) -> float | None:
+    async def score(self, run: QueryRun, query: str, passage: Passage) -> float | None:
+        """One candidate's score (one call), recorded in `run`; None when the call failed."""
         messages = qlm_messages(passage, self.config.max_words)
         scored = await run.continuation_logprobs(messages, query)
         if scored is None:

@@ -32,6 +32,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "pointwise": {"fusion": "none"},
     "pointwise-graded": {"variant": "graded", "fusion": "none", "layout": "query_first"},
     "qlm": {"fusion": "none"},
+    "combined": {"weights": {"yesno": 1.0, "graded": 1.0, "qlm": 1.0}},
+    "cascade": {"top": 3, "fusion_weight": 1.0},
     "listwise": {"window": 4, "stride": 2},
     "first": {"window": 4, "stride": 2},
     "pairwise-allpairs": {"variant": "allpairs"},
