@@ -4,7 +4,7 @@ paired significance against the input order, and the quality-vs-cost front.
 Pure functions; `eval rerank --method a,b,c` runs the methods and prints what
 these compute. A method spec is a registry name, optionally with its own options
 after colons: `pointwise`, `pointwise:variant=graded`, `qlm:fusion_weight=0.7`
-(values read as `--option` values are; one with a comma goes in `--option`).
+(values read as `--option` values are; commas inside [] or {} stay with the value).
 """
 
 from __future__ import annotations
@@ -45,11 +45,11 @@ def parse_specs(
     [('none', 'none', {}), ('qlm:max_words=60', 'qlm', {'max_words': 60})]
     """
     specs: list[MethodSpec] = []
-    for raw in text.split(","):
+    for raw in _split_top_level(text):
         label = raw.strip()
         if not label:
             continue
-        name, *items = label.split(":")
+        name, *items = _split_top_level(label, ":")
         if name not in known:
             raise ConfigError(
                 f"unknown method {name!r} in {label!r}; choose one of {', '.join(known)}"
@@ -62,6 +62,24 @@ def parse_specs(
     if len(set(labels)) != len(labels):
         raise ConfigError(f"--method names a method twice: {text!r}")
     return specs
+
+
+def _split_top_level(text: str, sep: str = ",") -> list[str]:
+    """Split on `sep` outside brackets and braces, so JSON option values keep theirs.
+
+    >>> _split_top_level('a,b:w={"x":1,"y":2},c')
+    ['a', 'b:w={"x":1,"y":2}', 'c']
+    """
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += char in "[{"
+        depth -= char in "]}"
+        if char == sep and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [*parts, current]
 
 
 def per_query(qrels: Sequence[Qrel], run: Run, measure: str = "nDCG@10") -> dict[str, float]:

@@ -57,7 +57,7 @@ def quality_vs_tokens(reports: Sequence[EvalReport], path: Path) -> list[Path]:
     point per method plus the input order at zero cost, the Pareto front as a line."""
     plt = _pyplot()
     first = reports[0]
-    names = ["input order", *[r.label or r.method for r in reports]]
+    names = ["input order", *[_short(r.label or r.method) for r in reports]]
     tokens = [0.0, *[r.cost.usage.prompt_tokens / max(r.queries, 1) for r in reports]]
     quality = [first.input["nDCG@10"], *[r.reranked["nDCG@10"] for r in reports]]
     front = pareto_front(list(zip(tokens, quality, strict=True)))
@@ -77,13 +77,17 @@ def quality_vs_tokens(reports: Sequence[EvalReport], path: Path) -> list[Path]:
     ax.plot([tokens[i] for i in front], [quality[i] for i in front], alpha=0.5)
     for name, x, y in zip(names, tokens, quality, strict=True):
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set_xscale("symlog", linthresh=1000.0)
+    ax.set_xlim(left=-0.03 * max(tokens))
     ax.set_xlabel("prompt tokens per query")
     ax.set_ylabel("nDCG@10")
     ax.set_title(f"quality vs cost, {first.judged_queries} queries, depth {first.depth}")
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(plt, fig, path)
+
+
+def _short(label: str, width: int = 32) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"
 
 
 def _save(plt: Any, fig: Figure, path: Path) -> list[Path]:

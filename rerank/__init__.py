@@ -58,6 +58,11 @@ METHODS: Mapping[str, Method] = MappingProxyType(
 )
 
 
+# The method `rankgraph rerank` and the API use when none is named: the best
+# measured on DL19 with the CPU presets (docs/benchmarks.md).
+DEFAULT_METHOD = "combined"
+
+
 def build(method: str, client: ChatClient, **options: Any) -> Reranker:
     """The reranker called `method`, configured by `options` (its config's fields)."""
     entry = METHODS.get(method)
@@ -84,4 +89,4 @@ class _CallablePackage(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallablePackage
 
-__all__ = ["METHODS", "Budget", "Method", "RerankResult", "Reranker", "build"]
+__all__ = ["DEFAULT_METHOD", "METHODS", "Budget", "Method", "RerankResult", "Reranker", "build"]

@@ -26,8 +26,9 @@ from rankgraph.rerank.run import QueryRun, order_by_scores
 from rankgraph.schema import Passage
 
 SIGNALS = ("yesno", "graded", "qlm", "first_stage")
-# The weights: a prior (half first stage, the rest split) until fitted by bench/fit_combined.py.
-FITTED: dict[str, float] = {"yesno": 0.25, "qlm": 0.25, "first_stage": 0.5}
+# Fitted on DL19 queries 1–22 (file order) with qwen2.5-0.5b at depth 20, step-0.1 simplex
+# grid: `bench/fit_combined.py` (command in its docstring; docs/benchmarks.md has the table).
+FITTED: dict[str, float] = {"yesno": 0.2, "qlm": 0.6, "first_stage": 0.2}
 
 
 def combine(rows: Sequence[Mapping[str, float]], weights: Mapping[str, float]) -> list[float]:

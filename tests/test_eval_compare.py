@@ -41,6 +41,11 @@ def test_specs_split_on_commas_and_carry_their_own_options_over_shared_ones() ->
     assert specs[1].options == {"batch": 3, "variant": "graded", "fusion_weight": 0.7}
 
 
+def test_specs_keep_commas_inside_json_option_values() -> None:
+    specs = parse_specs('qlm,pointwise:weights={"a":1,"b":[2,3]}', KNOWN)
+    assert specs[1].options == {"weights": {"a": 1, "b": [2, 3]}}
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("pointwise,bogus", "unknown method 'bogus'"), ("qlm,qlm", "twice"), (" , ", "at least one")],
