@@ -202,8 +202,13 @@ def metrics_table(report: ev.EvalReport) -> Table:
 def _p_text(report: ev.EvalReport) -> str:
     if report.p_value is None:
         return "–"
-    text = f"{report.p_value:.3f}"
-    return text + (f" (t {report.p_value_t:.3f})" if report.p_value_t is not None else "")
+    text = _p(report.p_value)
+    return text + (f" (t {_p(report.p_value_t)})" if report.p_value_t is not None else "")
+
+
+def _p(value: float) -> str:
+    """`0.032`, or `2e-05` below 0.001 (a randomization p is at least 1/10,001)."""
+    return f"{value:.3f}" if value >= 0.001 else f"{value:.0e}"
 
 
 def comparison_table(reports: list[ev.EvalReport]) -> Table:

@@ -1,6 +1,6 @@
 """`eval rerank --method a,b`: method specs, per-query scores, the paired test
 against the input order, the comparison table and the quality-vs-tokens plot.
-Real computations on small inputs; no engine."""
+Real computations on small inputs; one test runs two methods on the engine."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from rankgraph.cli import app
+from rankgraph.config import Settings
+from rankgraph.engine.state import EngineState
 from rankgraph.errors import ConfigError
 from rankgraph.eval import rerank as ev
 from rankgraph.eval.compare import (
@@ -157,3 +159,25 @@ def test_eval_rerank_rejects_an_unknown_method_in_a_list_before_any_engine(
     result = CliRunner().invoke(app, args)
     assert result.exit_code != 0
     assert "bogus" in result.stderr
+
+
+@pytest.mark.engine
+def test_eval_rerank_compares_methods_in_one_run_on_the_engine(
+    engine: EngineState, engine_settings: Settings, shared_data: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "rankgraph.toml"
+    config.write_text(
+        f'data_dir = "{engine_settings.data_dir}"\n'
+        f'[engine]\nkind = "embedded"\npreset = "{engine_settings.engine.preset}"\n',
+        encoding="utf-8",
+    )
+    args = ["eval", "rerank", "--data", str(shared_data / "trec-dl19"), "-m", "none,qlm"]
+    args += ["--depth", "3", "--limit", "2", "--json", "--no-cache", "--config", str(config)]
+    args += ["--plot", str(tmp_path / "front")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    none, qlm = json.loads(result.stdout)
+    assert (none["label"], qlm["label"]) == ("none", "qlm")
+    assert qlm["cost"]["usage"]["calls"] == 6 and qlm["cost"]["failures"] == 0
+    assert set(qlm["reranked_ndcg10"]) == set(none["input_ndcg10"])
+    assert (tmp_path / "front.png").is_file() and (tmp_path / "front.svg").is_file()
