@@ -4,7 +4,7 @@ full judge on the best few.
 Stage 1 judges every candidate with a brief yes/no prompt on its first
 `first_words` words, fused with the first-stage score (zscore, weight 0.5);
 stage 2 reranks that order's top `top` with the full method (`final`:
-`pointwise` or `combined`), the rest stays in stage-1 order below. With the
+`pointwise`, `qlm` or `combined`), the rest stays in stage-1 order below. With the
 defaults a top-100 list costs about half the prompt tokens of the RankGPT
 sliding window (20 / 10) over it (docs/benchmarks.md).
 """
@@ -23,10 +23,11 @@ from rankgraph.rerank.combined import CombinedReranker
 from rankgraph.rerank.identity import IdentityReranker
 from rankgraph.rerank.options import between, choice
 from rankgraph.rerank.pointwise import PointwiseConfig, PointwiseReranker
+from rankgraph.rerank.qlm import QLMReranker
 from rankgraph.schema import Passage
 from rankgraph.trace import TraceEvent, step
 
-FINAL = ("pointwise", "combined")
+FINAL = ("pointwise", "qlm", "combined")
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class CascadeConfig:
     first_judge: str = "brief"
     first_words: int = 20
     top: int = 15
-    final: Literal["pointwise", "combined"] = "pointwise"
+    final: Literal["pointwise", "qlm", "combined"] = "pointwise"
     fusion_weight: float = 0.5
 
     def __post_init__(self) -> None:
@@ -63,11 +64,14 @@ class CascadeReranker:
                 judge=cfg.first_judge, max_words=cfg.first_words, fusion_weight=cfg.fusion_weight
             ),
         )
-        self._final: Reranker = (
-            PointwiseReranker(client, PointwiseConfig(fusion_weight=cfg.fusion_weight))
-            if cfg.final == "pointwise"
-            else CombinedReranker(client)
-        )
+        finals: dict[str, Reranker] = {
+            "pointwise": PointwiseReranker(
+                client, PointwiseConfig(fusion_weight=cfg.fusion_weight)
+            ),
+            "qlm": QLMReranker(client),
+            "combined": CombinedReranker(client),
+        }
+        self._final = finals[cfg.final]
 
     async def rerank(
         self,
