@@ -5,8 +5,8 @@ Stage 1 judges every candidate with a brief yes/no prompt on its first
 `first_words` words, fused with the first-stage score (zscore, weight 0.5);
 stage 2 reranks that order's top `top` with the full method (`final`:
 `pointwise`, `qlm` or `combined`), the rest stays in stage-1 order below. With the
-defaults a top-100 list costs about half the prompt tokens of the RankGPT
-sliding window (20 / 10) over it (docs/benchmarks.md).
+defaults (10 words, top 10, QLM) a top-100 list costs under half the prompt
+tokens of the RankGPT sliding window (20 / 10) over it (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ FINAL = ("pointwise", "qlm", "combined")
 @dataclass(frozen=True)
 class CascadeConfig:
     first_judge: str = "brief"
-    first_words: int = 20
-    top: int = 15
-    final: Literal["pointwise", "qlm", "combined"] = "pointwise"
+    first_words: int = 10
+    top: int = 10
+    final: Literal["pointwise", "qlm", "combined"] = "qlm"
     fusion_weight: float = 0.5
 
     def __post_init__(self) -> None:
