@@ -59,3 +59,14 @@ async def test_qlm_scores_the_query_as_the_reply_and_ranks_likelier_queries_firs
 def test_combined_rejects_unknown_negative_or_all_zero_weights(weights: dict[str, float]) -> None:
     with pytest.raises(ConfigError, match="combined option weights"):
         build("combined", FakeLLM(), weights=weights)
+
+
+def test_the_default_method_is_registered_and_used_when_rerank_names_none() -> None:
+    from typer.testing import CliRunner
+
+    from rankgraph.cli import app
+    from rankgraph.rerank import DEFAULT_METHOD, METHODS
+
+    assert DEFAULT_METHOD == "combined" and DEFAULT_METHOD in METHODS
+    result = CliRunner().invoke(app, ["rerank", "--help"], env={"COLUMNS": "200"})
+    assert "[default: combined]" in result.stdout
