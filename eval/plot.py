@@ -57,6 +57,7 @@ def quality_vs_tokens(reports: Sequence[EvalReport], path: Path) -> list[Path]:
     point per method plus the input order at zero cost, the Pareto front as a line."""
     plt = _pyplot()
     first = reports[0]
+    reports = [r for r in reports if r.method != "none"]  # "none" is the input-order point
     names = ["input order", *[_short(r.label or r.method) for r in reports]]
     tokens = [0.0, *[r.cost.usage.prompt_tokens / max(r.queries, 1) for r in reports]]
     quality = [first.input["nDCG@10"], *[r.reranked["nDCG@10"] for r in reports]]
