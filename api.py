@@ -33,32 +33,33 @@ def as_passages(docs: Sequence[str | Passage]) -> list[Passage]:
 async def arerank(
     query: str,
     docs: Sequence[str | Passage],
-    method: str = "pointwise",
+    method: str | None = None,
     *,
     settings: Settings | None = None,
     top_k: int | None = None,
     budget: Budget | None = None,
     **options: Any,
 ) -> RerankResult:
-    """Rerank `docs` for `query` with `method`; `options` are the method's config fields.
+    """Rerank `docs` for `query` with `method` (None: `rankgraph.rerank.DEFAULT_METHOD`);
+    `options` are the method's config fields.
 
     Unknown methods or options raise ConfigError listing the valid ones; no
     reachable endpoint raises LLMUnavailable saying how to start one.
     """
     from rankgraph.config import load_settings
     from rankgraph.llm import LLMClient
-    from rankgraph.rerank import build
+    from rankgraph.rerank import DEFAULT_METHOD, build
 
     passages = as_passages(docs)
     async with LLMClient.from_settings(settings or load_settings()) as client:
-        reranker = build(method, client, **options)
+        reranker = build(method or DEFAULT_METHOD, client, **options)
         return await reranker.rerank(query, passages, top_k=top_k, budget=budget)
 
 
 def rerank(
     query: str,
     docs: Sequence[str | Passage],
-    method: str = "pointwise",
+    method: str | None = None,
     *,
     settings: Settings | None = None,
     top_k: int | None = None,

@@ -23,6 +23,7 @@ from ir_measures import Qrel, ScoredDoc
 from pydantic import BaseModel
 
 from rankgraph.errors import InputError
+from rankgraph.eval.compare import paired_permutation_p, paired_t_p, per_query
 from rankgraph.rerank.base import Reranker, RerankResult
 from rankgraph.rerank.batch import Cost, OnFailure, degraded_queries, rerank_queries, total_cost
 from rankgraph.rerank.candidates import MAX_REPORTED, Query, load_candidates
@@ -129,6 +130,13 @@ class EvalReport(BaseModel):
     cost: Cost
     degraded: bool = False
     degraded_qids: list[str] = []
+    # nDCG@10 per judged query, input order and reranked; the paired tests of the
+    # difference (randomization, seeded; t-test when scipy is installed)
+    input_ndcg10: dict[str, float] = {}
+    reranked_ndcg10: dict[str, float] = {}
+    p_value: float | None = None
+    p_value_t: float | None = None
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +200,7 @@ async def evaluate_reranker(
     before, after = input_run(queries), result_run(queries, results)
     judged = {q.query_id for q in qrels}
     degraded = degraded_queries(queries, results)
+    per_before, per_after = per_query(qrels, before), per_query(qrels, after)
     report = EvalReport(
         method=reranker.name,
         depth=depth,
@@ -202,6 +211,10 @@ async def evaluate_reranker(
         cost=total_cost(results, wall_s),
         degraded=bool(degraded),
         degraded_qids=degraded,
+        input_ndcg10=per_before,
+        reranked_ndcg10=per_after,
+        p_value=paired_permutation_p(per_before, per_after),
+        p_value_t=paired_t_p(per_before, per_after),
     )
     return EvalOutcome(report, queries, before, after, results)
 
@@ -209,3 +222,8 @@ async def evaluate_reranker(
 def dump_json(report: EvalReport) -> str:
     """Strict JSON (no NaN or Infinity, which JSON does not have)."""
     return json.dumps(report.model_dump(mode="json"), indent=2, allow_nan=False)
+
+
+def dump_json_list(reports: Sequence[EvalReport]) -> str:
+    """Several reports (`--method a,b`) as one strict JSON list."""
+    return json.dumps([r.model_dump(mode="json") for r in reports], indent=2, allow_nan=False)

@@ -18,11 +18,10 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import openai
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
@@ -36,21 +35,20 @@ from rankgraph.config import LLMSettings, Settings
 from rankgraph.errors import CacheMiss, LLMResponseError, LLMUnavailable, ParseError
 from rankgraph.llm.cache import ResponseCache, cache_key
 from rankgraph.llm.callbacks import traced
-from rankgraph.llm.completion import Completion, LabelLogprobs, Messages, OnDelta, emit_delta
+from rankgraph.llm.completion import (
+    Completion,
+    ContinuationLogprobs,
+    LabelLogprobs,
+    Messages,
+    OnDelta,
+    emit_delta,
+)
 from rankgraph.llm.labels import TOP_LOGPROBS
 from rankgraph.llm.reasoning import split_reasoning
 from rankgraph.llm.replies import from_cache, from_reply, with_retries
+from rankgraph.llm.wire import stream_reply, wire_messages
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def _wire_messages(messages: Messages) -> list[ChatCompletionMessageParam]:
-    """`messages` as the openai SDK types them (the same list, unchanged).
-
-    rankgraph builds plain role/content dicts, and engines accept extra keys the SDK's
-    TypedDicts do not know, so the check is left to the server rather than narrowed here.
-    """
-    return cast("list[ChatCompletionMessageParam]", messages)
 
 
 @dataclass
@@ -231,9 +229,9 @@ class LLMClient:
             retries += 1
             if on_delta is None:
                 return await client.chat.completions.create(
-                    model=model, messages=_wire_messages(messages), **params
+                    model=model, messages=wire_messages(messages), **params
                 )
-            return await self._stream(client, model, messages, params, on_delta)
+            return await stream_reply(client, model, messages, params, on_delta)
 
         response, base_url = await self._call_with_url(create)
         latency_ms = (time.perf_counter() - started) * 1000
@@ -243,6 +241,12 @@ class LLMClient:
             raise LLMResponseError(
                 f"{base_url} returned no logprobs though top_logprobs={top_logprobs} was "
                 "requested; use an engine that supports them (vLLM, llama.cpp server)"
+            )
+        wanted = params.get("extra_body", {}).get("prompt_logprobs")
+        if wanted is not None and not completion.prompt_logprobs:
+            raise LLMResponseError(
+                f"{base_url} returned no prompt logprobs though prompt_logprobs was requested; "
+                "use an engine that supports them (vLLM)"
             )
         if self.cache is not None:
             self.cache.put(key, completion.to_json())
@@ -262,6 +266,25 @@ class LLMClient:
         """
         completion = await self.complete(messages, max_tokens=1, top_logprobs=top_logprobs, **kw)
         return LabelLogprobs.read(completion, labels)
+
+    async def continuation_logprobs(
+        self, messages: Messages, continuation: str, **kw: Any
+    ) -> ContinuationLogprobs:
+        """Log-probability of each token of `continuation` as the start of the reply.
+
+        One call: `continuation` goes in as the final assistant message, the engine
+        continues that message (no generation prompt, no end of turn) and returns the
+        prompt's logprobs (vLLM's `prompt_logprobs`); one token is generated and ignored.
+        """
+        wanted = [*messages, {"role": "assistant", "content": continuation}]
+        body = {
+            **(kw.pop("extra_body", None) or {}),
+            "prompt_logprobs": 0,
+            "add_generation_prompt": False,
+            "continue_final_message": True,
+        }
+        completion = await self.complete(wanted, max_tokens=1, extra_body=body, **kw)
+        return ContinuationLogprobs.read(completion, continuation)
 
     async def structured(
         self, messages: Messages, schema: type[M], *, max_tokens: int = 512, **kw: Any
@@ -320,35 +343,6 @@ class LLMClient:
         )
 
     # -- plumbing ----------------------------------------------------------------------
-
-    async def _stream(
-        self,
-        client: AsyncOpenAI,
-        model: str,
-        messages: Messages,
-        params: dict[str, Any],
-        on_delta: OnDelta,
-    ) -> dict[str, Any]:
-        """Stream one completion, emitting deltas; returns a plain dict shaped like a reply."""
-        stream = await client.chat.completions.create(
-            model=model,
-            messages=_wire_messages(messages),
-            stream=True,
-            stream_options={"include_usage": True},
-            **params,
-        )
-        parts: list[str] = []
-        finish: str | None = None
-        usage: Any = None
-        async for chunk in stream:
-            if chunk.usage is not None:
-                usage = chunk.usage
-            for choice in chunk.choices:
-                if choice.delta.content:
-                    parts.append(choice.delta.content)
-                    await emit_delta(on_delta, choice.delta.content)
-                finish = choice.finish_reason or finish
-        return {"text": "".join(parts), "finish_reason": finish, "usage": usage}
 
     async def _call(self, fn: Callable[[AsyncOpenAI], Awaitable[Any]]) -> Any:
         result, _ = await self._call_with_url(fn)

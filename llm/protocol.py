@@ -1,7 +1,7 @@
 """`ChatClient`: the LLM primitives every method and agent is written against.
 
 Rerankers, agents and `Deps` are typed to this protocol, not to `LLMClient`, so
-a test fake (or another transport) implements five methods and nothing else.
+a test fake (or another transport) implements these methods and nothing else.
 """
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
-from rankgraph.llm.completion import Completion, LabelLogprobs, Messages, OnDelta
+from rankgraph.llm.completion import (
+    Completion,
+    ContinuationLogprobs,
+    LabelLogprobs,
+    Messages,
+    OnDelta,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,6 +46,12 @@ class ChatClient(Protocol):
         self, messages: Messages, labels: Sequence[str], *, top_logprobs: int = ..., **kw: Any
     ) -> LabelLogprobs:
         """The labels' log-probabilities at the first answer token (one generated token)."""
+        ...
+
+    async def continuation_logprobs(
+        self, messages: Messages, continuation: str, **kw: Any
+    ) -> ContinuationLogprobs:
+        """Log-probabilities of `continuation` as the start of the reply (teacher-forced)."""
         ...
 
     async def structured(

@@ -67,6 +67,7 @@ def from_reply(
             for item in first.logprobs.content
         )
     usage = response.usage
+    extra = response.model_extra or {}
     return Completion(
         text=texts[0],
         reasoning=reasoning,
@@ -83,7 +84,30 @@ def from_reply(
         request=request,
         logprobs=logprobs,
         texts=tuple(texts),
+        prompt_logprobs=prompt_tokens(extra.get("prompt_logprobs"), extra.get("prompt_token_ids")),
     )
+
+
+def prompt_tokens(raw: Any, token_ids: Any) -> tuple[TokenLogprob, ...]:
+    """vLLM's `prompt_logprobs` (per position None or {token_id: {logprob, decoded_token}})
+    as the prompt's own tokens; the position's token id picks its entry when top-k
+    alternatives came along.
+
+    >>> prompt_tokens([None, {"7": {"logprob": -0.5, "decoded_token": " is"}}], [1, 7])
+    (TokenLogprob(token=' is', logprob=-0.5, top={}),)
+    """
+    if not raw:
+        return ()
+    out: list[TokenLogprob] = []
+    for i, entry in enumerate(raw):
+        if not entry:
+            continue
+        key = str(token_ids[i]) if token_ids and i < len(token_ids) else None
+        item = entry.get(key) if key is not None else None
+        if item is None:
+            item = next(iter(entry.values()))
+        out.append(TokenLogprob(str(item.get("decoded_token") or ""), float(item["logprob"]), {}))
+    return tuple(out)
 
 
 def from_cache(
@@ -106,6 +130,7 @@ def from_cache(
         logprobs=tuple(TokenLogprob(t, lp, top) for t, lp, top in hit["logprobs"]),
         texts=tuple(hit["texts"]),
         cached=True,
+        prompt_logprobs=tuple(TokenLogprob(t, lp, {}) for t, lp in hit.get("prompt_logprobs", [])),
     )
 
 

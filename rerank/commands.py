@@ -31,7 +31,7 @@ from rankgraph.config import Settings, load_settings
 from rankgraph.errors import ConfigError
 from rankgraph.llm import LLMClient
 from rankgraph.preflight import check_endpoints
-from rankgraph.rerank import METHODS, build
+from rankgraph.rerank import DEFAULT_METHOD, METHODS, build
 from rankgraph.rerank.base import Reranker, RerankResult
 from rankgraph.rerank.batch import (
     Cost,
@@ -200,7 +200,7 @@ def rerank_cmd(
     input: Annotated[
         Path, typer.Option("--input", "-i", help="candidates.jsonl: qid, query, candidates.")
     ],
-    method: Method,
+    method: Method = DEFAULT_METHOD,
     depth: Annotated[
         int | None,
         typer.Option("--depth", "-d", min=1, max=100_000, help="Rerank the top D candidates."),

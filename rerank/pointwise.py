@@ -162,11 +162,11 @@ class PointwiseReranker:
         find early saves the calls below it; the trace says how many)."""
         cfg = self.config
         if cfg.stop_at is None:
-            return list(await asyncio.gather(*(self._score(run, query, p) for p in passages)))
+            return list(await asyncio.gather(*(self.score(run, query, p) for p in passages)))
         scores: list[float | None] = [None] * len(passages)
         for start in range(0, len(passages), cfg.batch):
             batch = passages[start : start + cfg.batch]
-            got = await asyncio.gather(*(self._score(run, query, p) for p in batch))
+            got = await asyncio.gather(*(self.score(run, query, p) for p in batch))
             scores[start : start + len(batch)] = got
             if any(s is not None and s >= cfg.stop_at for s in got):
                 saved = len(passages) - start - len(batch)
@@ -184,7 +184,8 @@ class PointwiseReranker:
                 break
         return scores
 
-    async def _score(self, run: QueryRun, query: str, passage: Passage) -> float | None:
+    async def score(self, run: QueryRun, query: str, passage: Passage) -> float | None:
+        """One candidate's score (one call), recorded in `run`; None when the call failed."""
         cfg = self.config
         messages = load_prompt(cfg.prompt).render(
             query=query, passage=fenced(passage, "1", cfg.max_words)

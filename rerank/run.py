@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rankgraph.errors import LLMResponseError, LLMUnavailable
-from rankgraph.llm.completion import Completion, Messages
+from rankgraph.llm.completion import Completion, ContinuationLogprobs, Messages
 from rankgraph.llm.protocol import ChatClient
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.rerank.fusion import FusionMode, first_stage_scores, fuse
@@ -115,6 +115,20 @@ class QueryRun:
             return None
         self._prompt_tokens += completion.usage.prompt_tokens
         return completion
+
+    async def continuation_logprobs(
+        self, messages: Messages, continuation: str, **kw: Any
+    ) -> ContinuationLogprobs | None:
+        """`client.continuation_logprobs` (one engine call), or None."""
+        if not self._reserve():
+            return None
+        try:
+            scored = await self._client().continuation_logprobs(messages, continuation, **kw)
+        except (LLMUnavailable, LLMResponseError) as exc:
+            self._failed(messages, exc)
+            return None
+        self._prompt_tokens += scored.completion.usage.prompt_tokens
+        return scored
 
     def record(
         self, completion: Completion, *, parsed: Any, repairs: Iterable[str] = (), **data: Any

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from rankgraph.errors import ConfigError, LLMUnavailable
-from rankgraph.llm.completion import Completion, TokenLogprob
+from rankgraph.llm.completion import Completion, ContinuationLogprobs, TokenLogprob
 from rankgraph.rerank import METHODS, Budget, RerankResult, build
 from rankgraph.schema import Passage
 from rankgraph.trace import Usage
@@ -31,6 +31,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "none": {},
     "pointwise": {"fusion": "none"},
     "pointwise-graded": {"variant": "graded", "fusion": "none", "layout": "query_first"},
+    "qlm": {"fusion": "none"},
+    "combined": {"weights": {"yesno": 1.0, "graded": 1.0, "qlm": 1.0}},
+    "cascade": {"top": 3, "fusion_weight": 1.0},
     "listwise": {"window": 4, "stride": 2},
     "first": {"window": 4, "stride": 2},
     "pairwise-allpairs": {"variant": "allpairs"},
@@ -103,6 +106,18 @@ class FakeLLM:
             messages=messages,
             request=dict(kw),
             logprobs=logprobs,
+        )
+
+    async def continuation_logprobs(
+        self, messages: list[dict[str, Any]], continuation: str, **kw: Any
+    ) -> ContinuationLogprobs:
+        """Query likelihood: each query word is likelier after a more relevant passage."""
+        completion = await self.complete(messages, max_tokens=1)
+        found = _PASSAGE.findall(messages[-1]["content"])
+        rel = int(_REL.search(found[0][1]).group(1))  # type: ignore[union-attr]
+        words = continuation.split()
+        return ContinuationLogprobs(
+            tuple(TokenLogprob(w, -0.1 - (3 - rel), {}) for w in words), completion
         )
 
     async def think_then_answer(self, messages: list[dict[str, Any]], **kw: Any) -> Completion:
