@@ -246,7 +246,9 @@ class LLMClient:
         if wanted is not None and not completion.prompt_logprobs:
             raise LLMResponseError(
                 f"{base_url} returned no prompt logprobs though prompt_logprobs was requested; "
-                "use an engine that supports them (vLLM)"
+                "use an engine that supports them (vLLM), or a rerank method that reads no "
+                'prompt logprobs (e.g. rerank.method = "pointwise" instead of qlm / combined / '
+                "cascade)"
             )
         if self.cache is not None:
             self.cache.put(key, completion.to_json())

@@ -76,8 +76,9 @@ async def test_an_engine_without_prompt_logprobs_is_an_error_naming_the_need() -
     del body["prompt_logprobs"]
     with serve([Reply(body=body)]) as server:
         async with client_for(server.base_url) as client:
-            with pytest.raises(LLMResponseError, match="prompt logprobs"):
+            with pytest.raises(LLMResponseError, match="prompt logprobs") as raised:
                 await client.continuation_logprobs(P, "how long")
+    assert 'rerank.method = "pointwise"' in str(raised.value)  # the fix, not only the cause
 
 
 def test_tail_tokens_counts_a_token_that_straddles_the_boundary() -> None:
