@@ -11,11 +11,21 @@ import itertools
 import json
 from pathlib import Path
 
+import pytest
+
 from rankgraph.config import Settings
 from rankgraph.retrieval import Retriever, SentenceEmbedder, Store, index_paths
 
-WIKI_NQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "wiki-nq"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SLICE_DOCS = 200
+
+
+def wiki_nq(name: str) -> Path:
+    """A wiki-nq file from ../shared/data; the test skips, saying where, when it is absent."""
+    path = SHARED_DATA / "wiki-nq" / name
+    if not path.is_file():
+        pytest.skip(f"shared data not found at {path}")
+    return path
 
 
 @functools.cache
@@ -33,7 +43,7 @@ def make_store(root: Path, name: str | None = None, **retrieval: object) -> Stor
 
 def write_corpus_slice(path: Path, n: int, start: int = 0) -> list[dict[str, str]]:
     """The wiki-nq documents [start, start+n) as a JSONL file; returns the records."""
-    with (WIKI_NQ / "corpus.jsonl").open(encoding="utf-8") as fh:
+    with wiki_nq("corpus.jsonl").open(encoding="utf-8") as fh:
         lines = list(itertools.islice(fh, start, start + n))
     path.write_text("".join(lines), encoding="utf-8")
     return [json.loads(line) for line in lines]
@@ -41,7 +51,7 @@ def write_corpus_slice(path: Path, n: int, start: int = 0) -> list[dict[str, str
 
 def questions_for(doc_ids: set[str]) -> list[dict[str, object]]:
     """wiki-nq questions with at least one answer document among `doc_ids`."""
-    with (WIKI_NQ / "questions.jsonl").open(encoding="utf-8") as fh:
+    with wiki_nq("questions.jsonl").open(encoding="utf-8") as fh:
         records = [json.loads(line) for line in fh]
     return [q for q in records if doc_ids.intersection(q["answer_doc_ids"])]
 
