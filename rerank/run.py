@@ -16,8 +16,8 @@ in flight at the same time can overshoot it by at most their own prompts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from rankgraph.errors import LLMResponseError, LLMUnavailable
 from rankgraph.llm.completion import Completion, ContinuationLogprobs, Messages
@@ -26,6 +26,13 @@ from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.rerank.fusion import FusionMode, first_stage_scores, fuse
 from rankgraph.schema import Passage
 from rankgraph.trace import TraceEvent, step, total_usage
+
+R = TypeVar("R")
+
+
+def _itself(completion: Completion) -> Completion:
+    return completion
+
 
 log = logging.getLogger(__name__)
 
@@ -92,43 +99,40 @@ class QueryRun:
             raise AssertionError(f"{self.method} made an LLM call but was built without a client")
         return self.client
 
-    async def complete(self, messages: Messages, **kw: Any) -> Completion | None:
-        """`client.complete`, or None when the budget is spent or the call failed."""
+    async def _guarded(
+        self,
+        messages: Messages,
+        call: Callable[[ChatClient], Awaitable[R]],
+        completion_of: Callable[[R], Completion],
+    ) -> R | None:
+        """`call(client)` within the budget; None when it is spent or the call failed."""
         if not self._reserve():
             return None
         try:
-            completion = await self._client().complete(messages, **kw)
+            result = await call(self._client())
         except (LLMUnavailable, LLMResponseError) as exc:
             self._failed(messages, exc)
             return None
-        self._prompt_tokens += completion.usage.prompt_tokens
-        return completion
+        self._prompt_tokens += completion_of(result).usage.prompt_tokens
+        return result
+
+    async def complete(self, messages: Messages, **kw: Any) -> Completion | None:
+        """`client.complete`, or None when the budget is spent or the call failed."""
+        return await self._guarded(messages, lambda c: c.complete(messages, **kw), _itself)
 
     async def think_then_answer(self, messages: Messages, **kw: Any) -> Completion | None:
         """`client.think_then_answer` (two engine calls, reserved as one), or None."""
-        if not self._reserve():
-            return None
-        try:
-            completion = await self._client().think_then_answer(messages, **kw)
-        except (LLMUnavailable, LLMResponseError) as exc:
-            self._failed(messages, exc)
-            return None
-        self._prompt_tokens += completion.usage.prompt_tokens
-        return completion
+        return await self._guarded(messages, lambda c: c.think_then_answer(messages, **kw), _itself)
 
     async def continuation_logprobs(
         self, messages: Messages, continuation: str, **kw: Any
     ) -> ContinuationLogprobs | None:
         """`client.continuation_logprobs` (one engine call), or None."""
-        if not self._reserve():
-            return None
-        try:
-            scored = await self._client().continuation_logprobs(messages, continuation, **kw)
-        except (LLMUnavailable, LLMResponseError) as exc:
-            self._failed(messages, exc)
-            return None
-        self._prompt_tokens += scored.completion.usage.prompt_tokens
-        return scored
+        return await self._guarded(
+            messages,
+            lambda c: c.continuation_logprobs(messages, continuation, **kw),
+            lambda scored: scored.completion,
+        )
 
     def record(
         self, completion: Completion, *, parsed: Any, repairs: Iterable[str] = (), **data: Any

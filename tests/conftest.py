@@ -47,6 +47,18 @@ def engine(engine_settings: Settings) -> Iterator[EngineState]:
 
 
 @pytest.fixture(scope="session")
+def engine_config(engine: EngineState, engine_settings: Settings) -> Path:
+    """A rankgraph.toml naming the test engine and data dir, for CLI tests (`--config`)."""
+    path = engine_settings.data_dir / "engine-test.toml"
+    path.write_text(
+        f'data_dir = "{engine_settings.data_dir}"\n'
+        f'[engine]\nkind = "embedded"\npreset = "{engine_settings.engine.preset}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
 async def llm(engine: EngineState, engine_settings: Settings) -> AsyncIterator[LLMClient]:
     client = LLMClient.from_settings(engine_settings)
     yield client

@@ -14,8 +14,6 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from rankgraph.cli import app
-from rankgraph.config import Settings
-from rankgraph.engine.state import EngineState
 from rankgraph.errors import ConfigError
 from rankgraph.eval import rerank as ev
 from rankgraph.eval.compare import (
@@ -163,16 +161,10 @@ def test_eval_rerank_rejects_an_unknown_method_in_a_list_before_any_engine(
 
 @pytest.mark.engine
 def test_eval_rerank_compares_methods_in_one_run_on_the_engine(
-    engine: EngineState, engine_settings: Settings, shared_data: Path, tmp_path: Path
+    engine_config: Path, shared_data: Path, tmp_path: Path
 ) -> None:
-    config = tmp_path / "rankgraph.toml"
-    config.write_text(
-        f'data_dir = "{engine_settings.data_dir}"\n'
-        f'[engine]\nkind = "embedded"\npreset = "{engine_settings.engine.preset}"\n',
-        encoding="utf-8",
-    )
     args = ["eval", "rerank", "--data", str(shared_data / "trec-dl19"), "-m", "none,qlm"]
-    args += ["--depth", "3", "--limit", "2", "--json", "--no-cache", "--config", str(config)]
+    args += ["--depth", "3", "--limit", "2", "--json", "--no-cache", "--config", str(engine_config)]
     args += ["--plot", str(tmp_path / "front")]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.stderr

@@ -16,8 +16,6 @@ import pytest
 from typer.testing import CliRunner
 
 from rankgraph.cli import app
-from rankgraph.config import Settings
-from rankgraph.engine.state import EngineState
 from rankgraph.errors import ConfigError, InputError, RankgraphError
 from rankgraph.eval import rerank as ev
 from rankgraph.rerank import batch, trec
@@ -307,18 +305,12 @@ def test_unknown_method_option_is_an_error_naming_it(tiny: Path) -> None:
 
 @pytest.mark.engine
 def test_eval_rerank_end_to_end_on_the_engine(
-    engine: EngineState, engine_settings: Settings, shared_data: Path, tmp_path: Path
+    engine_config: Path, shared_data: Path, tmp_path: Path
 ) -> None:
-    config = tmp_path / "rankgraph.toml"
-    config.write_text(
-        f'data_dir = "{engine_settings.data_dir}"\n'
-        f'[engine]\nkind = "embedded"\npreset = "{engine_settings.engine.preset}"\n',
-        encoding="utf-8",
-    )
     run_path = tmp_path / "run.trec"
     args = ["eval", "rerank", "--data", str(shared_data / "trec-dl19"), "-m", "pointwise"]
     args += ["--depth", "5", "--limit", "2", "--json", "--no-cache"]
-    args += ["--config", str(config), "--output", str(run_path)]
+    args += ["--config", str(engine_config), "--output", str(run_path)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
