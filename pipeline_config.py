@@ -19,6 +19,10 @@ from rankgraph.choices import RetrievalMode
 from rankgraph.errors import PromptError
 from rankgraph.prompts import load_prompt
 
+# qlm at depth 7: chosen on the dev half of wiki-nq over the pointwise judge
+# (docs/benchmarks.md); with the answer call, 8 LLM calls per question.
+DEFAULT_RERANK_METHOD = "qlm"
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -57,9 +61,11 @@ class RerankConfig(_Section):
     judge demotes everything above them.
     """
 
-    # qlm at depth 7: chosen on the dev half of wiki-nq over the pointwise judge
-    # (docs/benchmarks.md); with the answer call, 8 LLM calls per question.
-    method: str = "qlm"
+    method: str | None = Field(
+        default=None,
+        description=f"None: {DEFAULT_RERANK_METHOD!r}, or 'pointwise' on an engine that returns"
+        " no prompt logprobs (llama.cpp).",
+    )
     options: dict[str, Any] = Field(default_factory=dict)
     depth: int | None = Field(default=7, ge=1, le=1000, description="None: every candidate.")
     top_k: int = Field(default=5, ge=1, le=100)

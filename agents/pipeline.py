@@ -37,6 +37,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from rankgraph import rerank
 from rankgraph.agents.answer import (
     Answer,
     Citation,
@@ -54,6 +55,7 @@ from rankgraph.config import Settings, load_settings
 from rankgraph.errors import InputError, RankgraphError
 from rankgraph.llm.client import LLMClient
 from rankgraph.llm.protocol import ChatClient
+from rankgraph.pipeline_config import DEFAULT_RERANK_METHOD
 from rankgraph.rerank.base import Reranker
 from rankgraph.schema import Passage
 from rankgraph.trace import TraceEvent, Usage
@@ -123,6 +125,13 @@ class Pipeline(Runnable[str | PipelineInput, Answer]):
         """
         settings = settings_from(source)
         config = settings.pipeline
+        method = rerank.method_for(
+            settings.engine.kind,
+            config.rerank.method,
+            default=DEFAULT_RERANK_METHOD,
+            **config.rerank.options,
+        )
+        config = config.merged({"rerank": {"method": method}})
         owned: LLMClient | None = None
         if client is None:
             client = owned = LLMClient.from_settings(settings)
@@ -131,9 +140,7 @@ class Pipeline(Runnable[str | PipelineInput, Answer]):
 
             retriever = Retriever.from_settings(settings, collection=config.collection)
         if reranker is None:
-            from rankgraph import rerank
-
-            reranker = rerank.build(config.rerank.method, client, **config.rerank.options)
+            reranker = rerank.build(method, client, **config.rerank.options)
         deps = Deps(client=client, retriever=retriever, reranker=reranker, config=config)
         return cls(
             deps,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from rankgraph.choices import PROMPT_LOGPROB_KINDS, EngineKind
 from rankgraph.errors import ConfigError
 from rankgraph.llm.protocol import ChatClient
 from rankgraph.rerank.base import Budget, Reranker, RerankResult
@@ -61,6 +62,43 @@ METHODS: Mapping[str, Method] = MappingProxyType(
 # The method `rankgraph rerank` and the API use when none is named: the best
 # measured on DL19 with the CPU presets (docs/benchmarks.md).
 DEFAULT_METHOD = "combined"
+# What a default that reads prompt logprobs gives way to on an engine that returns
+# none: the best measured method that reads only the first token's top logprobs.
+PORTABLE_METHOD = "pointwise"
+
+
+def reads_prompt_logprobs(method: str, **options: Any) -> bool:
+    """Whether `method` with `options` scores passages from the engine's prompt logprobs.
+
+    >>> reads_prompt_logprobs("qlm"), reads_prompt_logprobs("cascade", final="pointwise")
+    (True, False)
+    """
+    entry = METHODS.get(method)
+    if entry is None:
+        return False
+    return bool(getattr(make_config(method, entry.config, options), "reads_prompt_logprobs", False))
+
+
+def method_for(kind: EngineKind, method: str | None, *, default: str, **options: Any) -> str:
+    """The method to build for an engine of `kind`: `method`, or `default` when None.
+
+    Why here, before the first query: llama.cpp's server returns no prompt logprobs, so
+    qlm / combined / cascade would fail on every call. A default that needs them gives
+    way to `PORTABLE_METHOD`; a method the user named fails now, with the fix.
+
+    >>> method_for("llamacpp", None, default="qlm"), method_for("embedded", None, default="qlm")
+    ('pointwise', 'qlm')
+    """
+    if kind in PROMPT_LOGPROB_KINDS:
+        return method or default
+    if method is None:
+        return PORTABLE_METHOD if reads_prompt_logprobs(default) else default
+    if reads_prompt_logprobs(method, **options):
+        raise ConfigError(
+            f"rerank method {method!r} reads prompt logprobs, which the {kind} engine does not "
+            f"return; choose one that reads none (e.g. {PORTABLE_METHOD!r}) or a vLLM engine"
+        )
+    return method
 
 
 def build(method: str, client: ChatClient | None, **options: Any) -> Reranker:
@@ -94,4 +132,15 @@ class _CallablePackage(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallablePackage
 
-__all__ = ["DEFAULT_METHOD", "METHODS", "Budget", "Method", "RerankResult", "Reranker", "build"]
+__all__ = [
+    "DEFAULT_METHOD",
+    "METHODS",
+    "PORTABLE_METHOD",
+    "Budget",
+    "Method",
+    "RerankResult",
+    "Reranker",
+    "build",
+    "method_for",
+    "reads_prompt_logprobs",
+]

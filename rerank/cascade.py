@@ -48,6 +48,10 @@ class CascadeConfig:
         except PromptError as exc:
             raise ConfigError(f"cascade option first_judge={self.first_judge!r}: {exc}") from exc
 
+    @property
+    def reads_prompt_logprobs(self) -> bool:
+        return self.final != "pointwise"
+
 
 class CascadeReranker:
     """Cheap judge over all candidates, then the full judge over the top few."""

@@ -67,6 +67,10 @@ class CombinedConfig:
             raise ConfigError(f"combined option weights must be >= 0, one > 0: {self.weights}")
         between("combined", "max_words", self.max_words, 1, 100_000)
 
+    @property
+    def reads_prompt_logprobs(self) -> bool:
+        return self.weights.get("qlm", 0.0) > 0
+
 
 class CombinedReranker:
     """Score each candidate with every weighted signal, combine, sort."""

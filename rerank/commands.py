@@ -31,7 +31,7 @@ from rankgraph.config import Settings, load_settings
 from rankgraph.errors import ConfigError
 from rankgraph.llm import LLMClient
 from rankgraph.preflight import check_endpoints
-from rankgraph.rerank import DEFAULT_METHOD, METHODS, build
+from rankgraph.rerank import DEFAULT_METHOD, METHODS, PORTABLE_METHOD, build, method_for
 from rankgraph.rerank.base import Reranker, RerankResult
 from rankgraph.rerank.batch import (
     Cost,
@@ -81,12 +81,14 @@ Concurrency = Annotated[
     int, typer.Option("--concurrency", min=1, max=1024, help="Queries reranked at the same time.")
 ]
 Method = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--method",
         "-m",
-        callback=lambda value: _known_method(value),
-        help=f"Reranking method: {', '.join(METHODS)} (their options: see above).",
+        callback=lambda value: value if value is None else _known_method(value),
+        help=f"Reranking method: {', '.join(METHODS)} (their options: see above). Default:"
+        f" {DEFAULT_METHOD}, or {PORTABLE_METHOD} on an engine without prompt logprobs.",
+        show_default=False,
     ),
 ]
 AllowFailures = Annotated[
@@ -174,6 +176,7 @@ async def open_reranker(
     if method == "none":
         yield build(method, None, **options)
         return
+    method_for(settings.engine.kind, method, default=method, **options)  # fails before a call
     async with LLMClient.from_settings(settings) as client:
         if settings.llm.cache != "replay":
             await check_endpoints(client.base_urls, api_key=client.settings.api_key)
@@ -200,7 +203,7 @@ def rerank_cmd(
     input: Annotated[
         Path, typer.Option("--input", "-i", help="candidates.jsonl: qid, query, candidates.")
     ],
-    method: Method = DEFAULT_METHOD,
+    method: Method = None,
     depth: Annotated[
         int | None,
         typer.Option("--depth", "-d", min=1, max=100_000, help="Rerank the top D candidates."),
@@ -219,8 +222,11 @@ def rerank_cmd(
 ) -> None:
     """Rerank each query's candidates and write a TREC run (`qid Q0 docid rank score tag`)."""
     with exit_on_error():
-        kwargs = method_options(method, options)
         settings = command_settings(config, no_cache)
+        method = method_for(
+            settings.engine.kind, method, default=DEFAULT_METHOD, **parse_options(options)
+        )
+        kwargs = method_options(method, options)
         queries = load_candidates(input, depth=depth)
         results, wall_s = asyncio.run(
             _rerank(settings, method, kwargs, queries, concurrency, failure_policy(allow_failures))

@@ -38,6 +38,10 @@ class QLMConfig:
         between("qlm", "max_words", self.max_words, 1, 100_000)
         fusion_options("qlm", self.fusion, self.fusion_weight)
 
+    @property
+    def reads_prompt_logprobs(self) -> bool:
+        return True
+
 
 def qlm_messages(passage: Passage, max_words: int) -> Messages:
     """The prompt the query is scored after (the query itself is the reply)."""

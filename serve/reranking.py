@@ -42,7 +42,7 @@ def reranker_for(state: ServerState, name: str) -> Reranker:
             f"rerank model {name!r} not found; choose one of {', '.join(model_names(state))}",
             code="model_not_found",
         )
-    if profile is None and name == state.pipeline.config.rerank.method:
+    if profile is None and name == state.pipeline.deps.reranker.name:
         built = state.pipeline.deps.reranker
     elif profile is None:
         built = rerank.build(name, state.client)
@@ -85,7 +85,7 @@ async def rerank_documents(request: Request) -> Response:
             param="documents",
             code="too_many_documents",
         )
-    name = body.model or state.pipeline.config.rerank.method
+    name = body.model or state.pipeline.deps.reranker.name
     reranker = reranker_for(state, name)
     passages = [Passage(id=f"doc-{i}", text=text) for i, text in enumerate(texts)]
     run_id = new_id("rerank")
