@@ -24,6 +24,10 @@ M = TypeVar("M", bound=BaseModel)
 
 @runtime_checkable
 class ChatClient(Protocol):
+    async def model(self) -> str:
+        """The served model's name (methods with per-model fitted defaults read it)."""
+        ...
+
     async def complete(
         self,
         messages: Messages,

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import MappingProxyType
 
 from rankgraph.errors import ConfigError
 from rankgraph.llm.protocol import ChatClient
@@ -26,9 +27,28 @@ from rankgraph.rerank.run import QueryRun, order_by_scores
 from rankgraph.schema import Passage
 
 SIGNALS = ("yesno", "graded", "qlm", "first_stage")
-# Fitted on DL19 queries 1–22 (file order) with qwen2.5-0.5b at depth 20, step-0.1 simplex
+# Fitted per served model on DL19 queries 1–22 (file order) at depth 20, step-0.1 simplex
 # grid: `bench/fit_combined.py` (command in its docstring; docs/benchmarks.md has the table).
-FITTED: dict[str, float] = {"yesno": 0.2, "qlm": 0.6, "first_stage": 0.2}
+FITTED: Mapping[str, Mapping[str, float]] = MappingProxyType(
+    {
+        "qwen2.5-0.5b": MappingProxyType({"yesno": 0.2, "qlm": 0.6, "first_stage": 0.2}),
+        "qwen2.5-1.5b": MappingProxyType({"yesno": 0.6, "qlm": 0.4}),
+    }
+)
+# What a model with no fit of its own gets: the largest fitted model's weights, since the
+# larger the model, the more its judge carries and the less the first stage adds.
+LARGEST_FITTED = "qwen2.5-1.5b"
+
+
+def fitted_weights(model: str) -> dict[str, float]:
+    """The weights fitted for the served `model`, else the largest fitted model's.
+
+    >>> fitted_weights("qwen2.5-0.5b")["qlm"], fitted_weights("some-7b-model") == fitted_weights(
+    ...     LARGEST_FITTED
+    ... )
+    (0.6, True)
+    """
+    return dict(FITTED.get(model, FITTED[LARGEST_FITTED]))
 
 
 def combine(rows: Sequence[Mapping[str, float]], weights: Mapping[str, float]) -> list[float]:
@@ -53,10 +73,13 @@ def logit(p: float) -> float:
 
 @dataclass(frozen=True)
 class CombinedConfig:
-    weights: dict[str, float] = field(default_factory=lambda: dict(FITTED))
+    weights: dict[str, float] | None = None  # None: `fitted_weights` of the served model
     max_words: int = 120
 
     def __post_init__(self) -> None:
+        between("combined", "max_words", self.max_words, 1, 100_000)
+        if self.weights is None:
+            return
         unknown = set(self.weights) - set(SIGNALS)
         if unknown:
             raise ConfigError(
@@ -65,11 +88,12 @@ class CombinedConfig:
             )
         if any(w < 0 for w in self.weights.values()) or not any(self.weights.values()):
             raise ConfigError(f"combined option weights must be >= 0, one > 0: {self.weights}")
-        between("combined", "max_words", self.max_words, 1, 100_000)
 
     @property
     def reads_prompt_logprobs(self) -> bool:
-        return self.weights.get("qlm", 0.0) > 0
+        """With unset weights, whether any fitted set weighs QLM (the model is not known yet)."""
+        candidates = [self.weights] if self.weights else list(FITTED.values())
+        return any(w.get("qlm", 0.0) > 0 for w in candidates)
 
 
 class CombinedReranker:
@@ -94,7 +118,8 @@ class CombinedReranker:
         budget: Budget | None = None,
     ) -> RerankResult:
         run = QueryRun(self.client, self.name, budget)
-        weights = {k: w for k, w in self.config.weights.items() if w}
+        chosen = self.config.weights or fitted_weights(await self.client.model())
+        weights = {k: w for k, w in chosen.items() if w}
         columns: dict[str, list[float | None]] = {}
         if "first_stage" in weights:
             columns["first_stage"] = list(first_stage_scores([p.score for p in passages]))

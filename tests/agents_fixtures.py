@@ -50,6 +50,9 @@ class FakeClient:
     note: str = "Says what rankgraph is."
     calls: list[tuple[str, Messages]] = field(default_factory=list)
 
+    async def model(self) -> str:
+        return "fake"
+
     async def structured(
         self, messages: Messages, schema: type[BaseModel], **_: Any
     ) -> tuple[BaseModel, Completion]:

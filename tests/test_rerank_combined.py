@@ -7,7 +7,7 @@ import pytest
 
 from rankgraph.errors import ConfigError
 from rankgraph.rerank import build
-from rankgraph.rerank.combined import combine
+from rankgraph.rerank.combined import LARGEST_FITTED, combine, fitted_weights
 from tests.test_rerank_methods import FakeLLM, passages_with
 
 
@@ -69,4 +69,17 @@ def test_the_default_method_is_registered_and_used_when_rerank_names_none() -> N
 
     assert DEFAULT_METHOD == "combined" and DEFAULT_METHOD in METHODS
     result = CliRunner().invoke(app, ["rerank", "--help"], env={"COLUMNS": "200"})
-    assert "[default: combined]" in result.stdout
+    assert "Default: combined, or pointwise on an engine without prompt logprobs" in " ".join(
+        result.stdout.replace("│", " ").split()
+    )
+
+
+async def test_unset_weights_are_the_ones_fitted_for_the_served_model() -> None:
+    passages = passages_with([0, 3, 1, 2, 2, 0])
+    for served, fitted in [("qwen2.5-0.5b", "qwen2.5-0.5b"), ("a-7b-model", LARGEST_FITTED)]:
+        unset = await build("combined", FakeLLM(served=served)).rerank("q", passages)
+        named = await build("combined", FakeLLM(), weights=fitted_weights(fitted)).rerank(
+            "q", passages
+        )
+        assert unset.relevance == named.relevance
+    assert fitted_weights("qwen2.5-0.5b") != fitted_weights(LARGEST_FITTED)

@@ -75,11 +75,16 @@ class FakeLLM:
         fail: Callable[[int], bool] = lambda i: False,
         garble: str | None = None,
         hide_labels: bool = False,
+        served: str = "qwen2.5-0.5b",
     ) -> None:
+        self.served = served
         self.fail = fail
         self.garble = garble
         self.hide_labels = hide_labels
         self.calls: list[list[dict[str, Any]]] = []
+
+    async def model(self) -> str:
+        return self.served
 
     async def complete(self, messages: list[dict[str, Any]], **kw: Any) -> Completion:
         index = len(self.calls)
