@@ -50,9 +50,11 @@ def usage_report(events: list[TraceEvent]) -> dict[str, Usage]:
 
 @dataclass(frozen=True)
 class PipelineEvent:
-    """One item of `Pipeline.stream`: a node finished, a token, a warning, or the answer."""
+    """One item of `Pipeline.events`: a node finished, a draft token, a checked piece
+    of the answer (what the final text will say, a sentence at a time), a warning, or
+    the answer."""
 
-    type: Literal["node", "token", "warning", "answer"]
+    type: Literal["node", "token", "checked", "warning", "answer"]
     node: str | None = None
     text: str | None = None
     data: dict[str, Any] = field(default_factory=dict)  # the node's update, passages as ids

@@ -96,27 +96,127 @@ def attribute(text: str, kept: Sequence[Passage], *, min_support: float = 0.6) -
     >>> attribute("The Nutcracker, Op. 71, is a ballet by Tchaikovsky [1].", nut).repairs
     ()
     """
+    stream = CheckedStream(kept, min_support=min_support)
+    stream.feed(text.strip())
+    stream.close()
+    return Attribution(stream.text, tuple(stream.repairs))
+
+
+def check_sentence(
+    sentence: str, n: int, kept: Sequence[Passage], min_support: float
+) -> tuple[str, list[str]]:
+    """Sentence `n` of an answer as the check leaves it, and the repairs it needed.
+
+    Why per sentence: a sentence's citations are judged against its own words only,
+    so a stream can check each sentence as soon as the next one begins.
+    """
     repairs: list[str] = []
-    out: list[str] = []
-    for i, sentence in enumerate(_SENTENCES.split(text.strip()), start=1):
-        lead = _LEADING_CITE.match(sentence)
-        if lead and sentence[lead.end() :].strip():  # "[1] Paris is big." → "Paris is big [1]."
-            rest = sentence[lead.end() :].rstrip()
-            body, end = (rest[:-1], rest[-1]) if rest[-1] in ".!?" else (rest, "")
-            sentence = f"{body} {lead.group(0).strip()}{end}"
-            repairs.append(f"moved the leading citation of sentence {i} to its end")
-        cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(kept)]
-        if cited:
-            if max(support(sentence, kept[n - 1]) for n in cited) >= min_support / 2:
-                out.append(sentence)
-                continue
-            sentence = _CITE.sub("", sentence)
-            repairs.append(f"removed unsupported citation(s) {cited} from sentence {i}")
-        scores = [support(sentence, p) for p in kept]
-        best = max(range(len(kept)), key=scores.__getitem__, default=None)
-        if best is not None and scores[best] >= min_support:
-            body, end = (sentence[:-1], sentence[-1]) if sentence[-1:] in ".!?" else (sentence, "")
-            sentence = f"{body} [{best + 1}]{end}"
-            repairs.append(f"attributed sentence {i} to [{best + 1}] (support {scores[best]:.2f})")
-        out.append(sentence)
-    return Attribution(" ".join(out), tuple(repairs))
+    lead = _LEADING_CITE.match(sentence)
+    if lead and sentence[lead.end() :].strip():  # "[1] Paris is big." → "Paris is big [1]."
+        rest = sentence[lead.end() :].rstrip()
+        body, end = (rest[:-1], rest[-1]) if rest[-1] in ".!?" else (rest, "")
+        sentence = f"{body} {lead.group(0).strip()}{end}"
+        repairs.append(f"moved the leading citation of sentence {n} to its end")
+    cited = [c for c in cited_numbers(sentence) if 1 <= c <= len(kept)]
+    if cited:
+        if max(support(sentence, kept[c - 1]) for c in cited) >= min_support / 2:
+            return sentence, repairs
+        sentence = _CITE.sub("", sentence)
+        repairs.append(f"removed unsupported citation(s) {cited} from sentence {n}")
+    scores = [support(sentence, p) for p in kept]
+    best = max(range(len(kept)), key=scores.__getitem__, default=None)
+    if best is not None and scores[best] >= min_support:
+        body, end = (sentence[:-1], sentence[-1]) if sentence[-1:] in ".!?" else (sentence, "")
+        sentence = f"{body} [{best + 1}]{end}"
+        repairs.append(f"attributed sentence {n} to [{best + 1}] (support {scores[best]:.2f})")
+    return sentence, repairs
+
+
+class CheckedStream:
+    """An answer released as it is generated, a sentence at a time, each sentence as
+    the citation check leaves it: what a reader is shown is never taken back.
+
+    Why: a chat UI shows every token it receives, so streaming the raw draft shows
+    citations the check then removes, or a whole answer that ends replaced by an
+    abstention. A sentence is complete once the next one begins (the split is
+    local, so these are exactly the sentences of the finished text). With
+    `hold_until_cited`, nothing is released before the first sentence that keeps a
+    valid citation: an answer that never cites becomes an abstention and none of
+    it is shown. `min_support=None` passes sentences through unchecked, with the
+    model's own spacing.
+
+    >>> ps = [Passage(id="p", text="Lima is the capital of Peru.")]
+    >>> s = CheckedStream(ps, min_support=0.6, hold_until_cited=True)
+    >>> s.feed("Peru is in South America. Its capital is Li"), s.feed("ma. It is")
+    ('', 'Peru is in South America. Its capital is Lima [1].')
+    >>> s.close(), s.text
+    (' It is', 'Peru is in South America. Its capital is Lima [1]. It is')
+    """
+
+    def __init__(
+        self,
+        kept: Sequence[Passage],
+        *,
+        min_support: float | None,
+        hold_until_cited: bool = False,
+    ) -> None:
+        self.kept = kept
+        self.min_support = min_support
+        self.hold_until_cited = hold_until_cited
+        self.fed = ""  # every delta so far, verbatim
+        self.sentences: list[str] = []  # checked, in order
+        self.separators: list[str] = []  # what follows each sentence in `text`
+        self.repairs: list[str] = []
+        self.shown = ""  # what `feed` and `close` have released so far
+        self._buffer = ""
+
+    @property
+    def text(self) -> str:
+        """The checked answer so far (all of it after `close`)."""
+        return "".join(s + sep for s, sep in zip(self.sentences, self.separators, strict=True))
+
+    @property
+    def cited(self) -> bool:
+        """Whether a checked sentence keeps a citation of a kept passage."""
+        n = len(self.kept)
+        return any(1 <= c <= n for s in self.sentences for c in cited_numbers(s))
+
+    def feed(self, delta: str) -> str:
+        """Take the next piece of the draft; return the text to show now ('' if none)."""
+        self.fed += delta
+        self._buffer = (self._buffer + delta).lstrip()
+        while (boundary := _SENTENCES.search(self._buffer)) is not None:
+            sentence, self._buffer = (
+                self._buffer[: boundary.start()],
+                self._buffer[boundary.end() :],
+            )
+            self._add(sentence, boundary.group(0))
+        return self._release()
+
+    def close(self) -> str:
+        """The draft is complete: check its last sentence; return the text to show now."""
+        rest, self._buffer = self._buffer.rstrip(), ""
+        if rest:
+            self._add(rest, "")
+        if self.separators:
+            self.separators[-1] = ""
+        return self._release()
+
+    def _add(self, sentence: str, separator: str) -> None:
+        if self.min_support is not None:
+            sentence, repairs = check_sentence(
+                sentence, len(self.sentences) + 1, self.kept, self.min_support
+            )
+            self.repairs += repairs
+            separator = " "
+        self.sentences.append(sentence)
+        self.separators.append(separator)
+
+    def _release(self) -> str:
+        if not self.sentences or (self.hold_until_cited and not self.cited):
+            return ""
+        # a separator is shown with the sentence after it, so never after the last one
+        text = self.text
+        visible = text[: len(text) - len(self.separators[-1])]
+        new, self.shown = visible[len(self.shown) :], visible
+        return new

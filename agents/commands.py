@@ -73,8 +73,8 @@ async def _answer(
     async for event in pipe.events(question, thread):
         if event.type == "warning":
             Console(stderr=True).print(safe_text(f"warning: {event.text}", style="yellow"))
-        elif event.type == "token" and stream:  # a draft: the citation check may change it
-            console.print(safe_text(event.text or "", style="dim"), end="")
+        elif event.type == "checked" and stream:  # the answer, a checked sentence at a time
+            console.print(safe_text(event.text or ""), end="")
         elif event.answer is not None:
             answer = event.answer
     assert answer is not None

@@ -1,5 +1,11 @@
 """generate: the cited answer, grounded only in the kept passages, streamed.
 
+Two streams leave this node: `token` events, the model's raw draft as it is
+generated, and `checked` events, the answer a sentence at a time as the citation
+check leaves it (`CheckedStream`). Only the second is what the answer will say: it
+holds back until a sentence keeps a citation, and it ends in the abstention when
+none does, so a UI that shows it never shows a draft that is then replaced.
+
 Passages are fenced as data; `[n]` markers are mapped back to passage ids; a
 reply with no valid citation (when citations are required) or the model's own
 "I don't know" is an abstention — a measured outcome, not a failure.
@@ -12,7 +18,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from rankgraph.agents.answer import Citation
-from rankgraph.agents.attribution import attribute, cited_numbers
+from rankgraph.agents.attribution import CheckedStream, cited_numbers
 from rankgraph.agents.deps import Deps
 from rankgraph.agents.state import RAGState
 from rankgraph.prompts import load_prompt
@@ -91,6 +97,7 @@ async def generate_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, An
     question = state["question"]
     if not kept:
         writer({"type": "token", "node": "generate", "text": ABSTAIN})
+        writer({"type": "checked", "node": "generate", "text": ABSTAIN})
         return {
             "answer": ABSTAIN,
             "citations": [],
@@ -100,26 +107,46 @@ async def generate_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, An
             "trace": [step("generate", method="abstain", reason="no passages survived")],
         }
     messages, masked = render(state, deps)
+    config = deps.config.generate
+
+    def checked() -> CheckedStream:
+        min_support = config.min_support if config.check_citations else None
+        return CheckedStream(
+            kept, min_support=min_support, hold_until_cited=config.require_citations
+        )
+
+    stream, shown = checked(), ""
+
+    def show(text: str) -> None:
+        nonlocal shown
+        if text:
+            shown += text
+            writer({"type": "checked", "node": "generate", "text": text})
 
     def on_delta(text: str) -> None:
         writer({"type": "token", "node": "generate", "text": text})
+        show(stream.feed(text))
 
     completion = await deps.client.complete(
-        messages, max_tokens=deps.config.generate.max_tokens, on_delta=on_delta
+        messages, max_tokens=config.max_tokens, on_delta=on_delta
     )
-    text = completion.text.strip()
-    checked: tuple[str, ...] = ()
-    if deps.config.generate.check_citations:
-        attribution = attribute(text, kept, min_support=deps.config.generate.min_support)
-        text, checked = attribution.text, attribution.repairs
+    if not completion.text.startswith(stream.fed):  # a streamed attempt failed, was retried
+        stream = checked()
+    stream.feed(completion.text[len(stream.fed) :])
+    stream.close()
+    text = stream.text
     citations, repairs = parse_citations(text, kept)
-    repairs = [*checked, *repairs]
+    repairs = [*stream.repairs, *repairs]
     reason: str | None = None
     if not citations and declines(text):
         reason = "model_declined"
-    elif not citations and deps.config.generate.require_citations:
+    elif not citations and config.require_citations:
         reason = "uncited"
     answer = ABSTAIN if reason == "uncited" else text
+    if answer.startswith(shown):
+        show(answer[len(shown) :])
+    else:  # only after a retried stream had already shown part of its text
+        repairs.append("the streamed answer was cut by a retried call; the answer is complete")
     event = completion.event("generate", "cited").with_outcome(
         parsed={"citations": [c.model_dump() for c in citations], "abstain_reason": reason},
         repairs=repairs,

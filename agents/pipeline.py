@@ -192,7 +192,8 @@ class Pipeline(Runnable[str | PipelineInput, Answer]):
         history: Sequence[Turn] = (),
         config: RunnableConfig | None = None,
     ) -> AsyncIterator[PipelineEvent]:
-        """Node updates, warnings and answer tokens as they happen; the Answer last.
+        """Node updates, warnings, the answer's draft tokens (`token`) and its checked
+        text (`checked`, a sentence at a time) as they happen; the Answer last.
 
         `history` (earlier user/assistant turns) stands in for thread memory on a run
         without a thread id, e.g. a stateless chat API; a thread keeps its own memory.
@@ -252,8 +253,8 @@ class Pipeline(Runnable[str | PipelineInput, Answer]):
                             "node", node=node, data=summarize_update(update), update=update
                         )
                     last = time.perf_counter()
-                elif mode == "custom" and chunk.get("type") == "token":
-                    yield PipelineEvent("token", node=chunk.get("node"), text=chunk["text"])
+                elif mode == "custom" and chunk.get("type") in ("token", "checked"):
+                    yield PipelineEvent(chunk["type"], node=chunk.get("node"), text=chunk["text"])
                 elif mode == "values":
                     final = chunk
         except RankgraphError as exc:
@@ -291,12 +292,12 @@ class Pipeline(Runnable[str | PipelineInput, Answer]):
     async def astream(
         self, input: str | PipelineInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Answer]:
-        """The answer as it is written: a partial Answer per generated token (`answer`
-        the text so far, nothing else filled in), then the complete Answer. The citation
-        check may still change the text, so only the last one is final."""
+        """The answer as it is written: a partial Answer per checked sentence (`answer`
+        the text so far, nothing else filled in; each extends the last and begins the
+        final text), then the complete Answer."""
         text = ""
         async for event in self._run(input, config):
-            if event.type == "token" and event.text:
+            if event.type == "checked" and event.text:
                 text += event.text
                 yield Answer(question=_question(input), answer=text)
             elif event.answer is not None:

@@ -120,13 +120,7 @@ def events_table(trace: list[TraceEvent]) -> Table:
 
 
 def print_answer(console: Console, answer: Answer, *, text: bool = True) -> None:
-    """The answer and its citations; after a streamed reply (`text=False`), the final
-    text again only where the citation check or an abstention changed it."""
-    streamed = next(
-        (e.reply for e in answer.trace if e.node == "generate" and e.kind == "llm"), None
-    )
+    """The answer and its citations (`text=False`: its text was streamed already)."""
     if text:
         console.print(safe_text(answer.answer))
-    elif streamed is not None and streamed.strip() != answer.answer.strip():
-        console.print(Text("final: ", style="bold") + safe_text(answer.answer))
     console.print(citations_text(answer))

@@ -6,9 +6,11 @@ a thread id (`X-Thread-Id` header, else the `user` field) uses the stored thread
 memory instead. System messages are ignored: the pipeline's prompts govern.
 
 A stream sends the graph's progress as `reasoning_content` deltas (chat UIs show
-them as the model's thinking), then generate's tokens as they leave the engine,
-then a chunk with `finish_reason="stop"` and the `rankgraph` object (final text,
-citations, trace id), an optional usage chunk and `data: [DONE]`.
+them as the model's thinking), then the answer a sentence at a time as the citation
+check passes it (the content deltas add up to exactly the final answer: a draft that
+ends in an abstention is never sent), then a chunk with `finish_reason="stop"` and
+the `rankgraph` object (final text, citations, trace id), an optional usage chunk
+and `data: [DONE]`.
 """
 
 from __future__ import annotations
@@ -242,15 +244,13 @@ async def _chunks(run: ChatRun, ticket: Ticket, include_usage: bool) -> AsyncIte
 
     await ticket.wait()
     yield chunk(Delta(role="assistant", content=""))
-    draft: list[str] = []
     try:
         async for event in run.events():
             if event.type == "node" and progress:
                 line = progress_line(event.node, event.update)
                 if line:
                     yield chunk(Delta(reasoning_content=line))
-            elif event.type == "token" and event.text:
-                draft.append(event.text)
+            elif event.type == "checked" and event.text:
                 yield chunk(Delta(content=event.text))
     except RankgraphError as exc:
         yield sse_error(failure(run, exc).body())
@@ -258,9 +258,6 @@ async def _chunks(run: ChatRun, ticket: Ticket, include_usage: bool) -> AsyncIte
         return
     answer = run.answer
     assert answer is not None
-    if answer.abstained and answer.answer.strip() != "".join(draft).strip():
-        # the draft had no valid citation: the final answer is the abstention, say so
-        yield chunk(Delta(content=("\n\n" if draft else "") + answer.answer))
     info = run.info(answer)
     yield chunk(Delta(), finish_reason="stop", rankgraph=info)
     if include_usage:

@@ -397,12 +397,39 @@ async def test_abatch_and_a_pipe_into_another_runnable(tmp_path: Path) -> None:
 
 
 async def test_astream_yields_the_growing_text_then_the_complete_answer(tmp_path: Path) -> None:
-    chunks = [a async for a in pipeline(tmp_path).astream("What is rankgraph?")]
+    client = FakeClient(answer="Rankgraph is a framework [1]. The engine runs vLLM [1].")
+    chunks = [a async for a in pipeline(tmp_path, client).astream("What is rankgraph?")]
     *partial, final = chunks
     texts = [a.answer for a in partial]
     assert len(texts) > 1 and all(b.startswith(a) for a, b in pairwise(texts))
     assert not partial[0].trace and final.trace and final.citations
-    assert final.answer.startswith(texts[-1].strip()[:10])
+    assert texts[-1] == final.answer
+
+
+async def test_a_draft_that_ends_uncited_is_streamed_as_the_abstention_only(
+    tmp_path: Path,
+) -> None:
+    pipe = pipeline(tmp_path, FakeClient(answer="The capital of Peru is Lima. It is big."))
+    events = [e async for e in pipe.events("What is the capital of Peru?")]
+    draft = "".join(e.text or "" for e in events if e.type == "token")
+    shown = "".join(e.text or "" for e in events if e.type == "checked")
+    answer = events[-1].answer
+    assert answer is not None and answer.abstained and answer.abstain_reason == "uncited"
+    assert "Lima" in draft and shown == answer.answer == ABSTAIN
+
+
+async def test_checked_text_holds_back_until_a_sentence_is_cited_then_adds_up_to_the_answer(
+    tmp_path: Path,
+) -> None:
+    text = "Some background first. Rankgraph is a framework [1]. More follows."
+    events = [
+        e async for e in pipeline(tmp_path, FakeClient(answer=text)).events("What is rankgraph?")
+    ]
+    pieces = [e.text or "" for e in events if e.type == "checked"]
+    answer = events[-1].answer
+    assert answer is not None and not answer.abstained
+    assert pieces[0] == "Some background first. Rankgraph is a framework [1]."
+    assert "".join(pieces) == answer.answer
 
 
 async def test_astream_events_shows_the_pipeline_run_and_its_nodes(tmp_path: Path) -> None:

@@ -168,7 +168,7 @@ async def test_chat_completion_stream_ends_with_done_and_carries_citations(
     finish = next(c for c in chunks if c.choices and c.choices[0].finish_reason == "stop")
     info = finish.model_extra["rankgraph"]  # type: ignore[index]
     assert info["trace_id"] == chunks[0].id
-    assert content.strip().startswith(info["answer"].strip()[:20]) or info["abstained"]
+    assert content == info["answer"]  # checked sentences only: never a draft taken back
     assert all({"passage_id", "title", "source", "text"} <= c.keys() for c in info["citations"])
     usage_chunk = chunks[-1]
     assert usage_chunk.choices == [] and usage_chunk.usage is not None
