@@ -97,17 +97,23 @@ async def test_a_filter_judge_the_reranker_did_not_use_is_asked_once_per_passage
     assert all(e.messages and "relevant" in e.messages[-1]["content"] for e in asked)
 
 
-async def test_stream_yields_answer_tokens_from_the_engine(pipe: Pipeline) -> None:
+async def test_stream_yields_draft_tokens_and_the_checked_answer_from_the_engine(
+    pipe: Pipeline,
+) -> None:
     tokens: list[str] = []
+    checked: list[str] = []
     answer = None
     async for event in pipe.events("Where was Ada Lovelace born?"):
         if event.type == "token":
             tokens.append(event.text or "")
+        elif event.type == "checked":
+            checked.append(event.text or "")
         elif event.answer is not None:
             answer = event.answer
     assert answer is not None and len(tokens) > 1
     generate = next(e for e in answer.trace if e.node == "generate")
     assert "".join(tokens).strip() == (generate.reply or "").strip()
+    assert checked and "".join(checked) == answer.answer
 
 
 async def test_astream_events_shows_every_llm_call_with_its_prompt_and_token_usage(
