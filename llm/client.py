@@ -46,7 +46,7 @@ from rankgraph.llm.completion import (
 from rankgraph.llm.labels import TOP_LOGPROBS
 from rankgraph.llm.reasoning import split_reasoning
 from rankgraph.llm.replies import from_cache, from_reply, with_retries
-from rankgraph.llm.wire import stream_reply, wire_messages
+from rankgraph.llm.wire import ResumedDeltas, stream_reply, wire_messages
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -223,15 +223,16 @@ class LLMClient:
 
         started = time.perf_counter()
         retries = 0
+        resumed = ResumedDeltas(on_delta) if on_delta is not None else None
 
         async def create(client: AsyncOpenAI) -> Any:
             nonlocal retries
             retries += 1
-            if on_delta is None:
+            if resumed is None:
                 return await client.chat.completions.create(
                     model=model, messages=wire_messages(messages), **params
                 )
-            return await stream_reply(client, model, messages, params, on_delta)
+            return await stream_reply(client, model, messages, params, resumed.attempt())
 
         response, base_url = await self._call_with_url(create)
         latency_ms = (time.perf_counter() - started) * 1000

@@ -46,3 +46,43 @@ async def stream_reply(
                 await emit_delta(on_delta, choice.delta.content)
             finish = choice.finish_reason or finish
     return {"text": "".join(parts), "finish_reason": finish, "usage": usage}
+
+
+class ResumedDeltas:
+    """One delta callback across the retried attempts of a streamed call.
+
+    Why: a stream that breaks off is retried from its start, so without this the
+    reader would get the first attempt's text twice. Each attempt's deltas are
+    compared with what was already passed on; only text beyond it goes through. At
+    temperature 0 a retry replays the same text, so the reader sees one seamless
+    answer; a retry that diverges passes on its text past the old length, and the
+    caller, which gets the whole final reply, can tell from it.
+
+    >>> import asyncio
+    >>> seen: list[str] = []
+    >>> deltas = ResumedDeltas(seen.append)
+    >>> first = deltas.attempt()
+    >>> asyncio.run(first("The bridge ")); asyncio.run(first("op"))
+    >>> second = deltas.attempt()
+    >>> for piece in ["The ", "bridge op", "ened."]: asyncio.run(second(piece))
+    >>> seen
+    ['The bridge ', 'op', 'ened.']
+    """
+
+    def __init__(self, on_delta: OnDelta) -> None:
+        self.on_delta = on_delta
+        self.passed = 0  # characters handed on so far, over every attempt
+
+    def attempt(self) -> OnDelta:
+        """The callback for the next attempt."""
+        received = 0
+
+        async def deliver(text: str) -> None:
+            nonlocal received
+            start, received = received, received + len(text)
+            if received > self.passed:
+                fresh = text[max(0, self.passed - start) :]
+                self.passed = received
+                await emit_delta(self.on_delta, fresh)
+
+        return deliver

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from rankgraph.agents import Deps, PipelineConfig
-from rankgraph.llm.completion import Completion, LabelLogprobs, TokenLogprob
+from rankgraph.llm.completion import Completion, LabelLogprobs, TokenLogprob, emit_delta
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.schema import Passage
 from rankgraph.trace import Usage
@@ -86,7 +86,7 @@ class FakeClient:
         text = self.note if is_note else self.answer
         if on_delta is not None:
             for word in text.split(" "):
-                on_delta(word + " ")
+                await emit_delta(on_delta, word + " ")  # sync or async, as LLMClient takes
         return completion(text, messages)
 
     def kinds(self) -> list[str]:

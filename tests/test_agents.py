@@ -20,6 +20,7 @@ from rankgraph.agents.routing import after_filter
 from rankgraph.config import load_settings
 from rankgraph.errors import ConfigError, InputError, LLMUnavailable
 from rankgraph.llm.completion import Completion, Messages
+from rankgraph.llm.wire import ResumedDeltas
 from rankgraph.pipeline_config import FilterConfig
 from rankgraph.prompts.passages import REDACTED, fenced_list, masked
 from rankgraph.rerank.base import RerankResult
@@ -492,3 +493,41 @@ async def test_a_failed_rerank_call_fails_the_run_unless_degradation_is_allowed(
     answer = await degraded.ask("What is the rankgraph engine?")
     summary = next(e for e in answer.trace if e.node == "rerank" and "moves" in e.data)
     assert answer.citations and summary.data["failures"] == 1
+
+
+class RetriedStream(FakeClient):
+    """A generate call whose first streamed attempt broke off after `broken` and was
+    retried, its deltas passed on as `LLMClient` does (through `ResumedDeltas`)."""
+
+    broken: tuple[str, ...] = ()
+
+    async def complete(self, messages: Messages, *, on_delta: Any = None, **kw: Any) -> Completion:
+        if on_delta is None or kw.get("top_logprobs"):
+            return await super().complete(messages, on_delta=on_delta, **kw)
+        resumed = ResumedDeltas(on_delta)
+        first = resumed.attempt()
+        for piece in self.broken:
+            await first(piece)
+        return await super().complete(messages, on_delta=resumed.attempt(), **kw)
+
+
+@pytest.mark.parametrize(
+    ("broken", "cut"),
+    [
+        (("Rankgraph is a framework [1]. It gi",), False),  # the retry replays the same text
+        (("Rankgraph is a framework [1]. The engine fails.", " More"), True),  # it diverges
+    ],
+    ids=["replayed", "diverged"],
+)
+async def test_a_retried_stream_answers_from_the_reply_that_counts(
+    tmp_path: Path, broken: tuple[str, ...], cut: bool
+) -> None:
+    client = RetriedStream(answer="Rankgraph is a framework [1]. It gives cited answers [1].")
+    client.broken = broken
+    events = [e async for e in pipeline(tmp_path, client).events("What is rankgraph?")]
+    answer = events[-1].answer
+    assert answer is not None and answer.answer == client.answer
+    shown = "".join(e.text or "" for e in events if e.type == "checked")
+    generate = next(e for e in answer.trace if e.node == "generate" and e.kind == "llm")
+    assert any("cut by a retried call" in r for r in generate.repairs) is cut
+    assert (shown == answer.answer) is not cut
