@@ -185,13 +185,15 @@ class CheckedStream:
         """Take the next piece of the draft; return the text to show now ('' if none)."""
         self.fed += delta
         self._buffer = (self._buffer + delta).lstrip()
+        complete = len(self.sentences)
         while (boundary := _SENTENCES.search(self._buffer)) is not None:
             sentence, self._buffer = (
                 self._buffer[: boundary.start()],
                 self._buffer[boundary.end() :],
             )
             self._add(sentence, boundary.group(0))
-        return self._release()
+        # most deltas complete no sentence: nothing new to check or show
+        return self._release() if len(self.sentences) > complete else ""
 
     def close(self) -> str:
         """The draft is complete: check its last sentence; return the text to show now."""
