@@ -264,8 +264,10 @@ def render(summaries: Sequence[VariantSummary], console: Console) -> None:
     for s in summaries:
         table.add_column(safe_text(s.variant), justify="right")
     columns = [_cells(s) for s in summaries]
-    for metric in columns[0]:
-        table.add_row(metric, *(column[metric] for column in columns))
+    # variants with different top-k report recall at different depths: show every row
+    metrics = list(dict.fromkeys(metric for column in columns for metric in column))
+    for metric in metrics:
+        table.add_row(metric, *(column.get(metric, "—") for column in columns))
     console.print(table)
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from rankgraph.agents import Answer, Citation
 from rankgraph.config import load_settings
 from rankgraph.errors import ConfigError
-from rankgraph.eval.answers import load_qa, score_answer
+from rankgraph.eval.answers import load_qa, render, score_answer
 from rankgraph.eval.qa_scoring import (
     QA,
     Stages,
@@ -82,6 +83,17 @@ def test_summary_reads_recall_per_stage_citations_and_abstention_both_ways() -> 
     assert summary.recall == {"retrieve@k": 0.5, "retrieve@1": 0.0, "rerank@1": 0.5, "kept": 0.5}
     assert summary.citation_precision == 0.5 and summary.citation_recall == 1.0
     assert summary.calls_per_question == 0.5
+
+
+def test_variants_with_different_top_k_share_one_table() -> None:
+    rows = [score_answer("v", QUESTION, True, _answered(), Stages(retrieved=["paris"]))]
+    top5 = summarize("top5", rows, top_k=5, wall_s=1.0)
+    top3 = summarize("top3", rows, top_k=3, wall_s=1.0)
+    console = Console(record=True, width=200)
+    render([top5, top3], console)
+    lines = console.export_text().splitlines()
+    assert any("retrieve@5" in line and "—" in line for line in lines)
+    assert any("retrieve@3" in line and "—" in line for line in lines)
 
 
 def test_a_failed_question_is_counted_as_a_failure_not_as_an_answer() -> None:
