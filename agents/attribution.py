@@ -20,14 +20,18 @@ from dataclasses import dataclass
 from rankgraph.schema import Passage
 
 # a sentence ends at . ! ? before a capital or digit — but not after an initial
-# ("George W. Bush") or a common abbreviation ("Op. 71", "St. Petersburg")
+# ("George W. Bush") or a common abbreviation ("Op. 71", "St. Petersburg"); citations
+# right after its end mark are its own ("It opened in 1932. [2] It is red."), so the
+# boundary comes after them (group "cites")
 _ABBREVIATIONS = ("Op", "No", "St", "Dr", "Mr", "Ms", "Mt", "Jr", "Sr", "vs", "Vol", "Inc")
+_CITE_GROUP = r"\[\d+(?:\s*[,;]\s*\d+)*\]"
 _SENTENCES = re.compile(
     r"(?<=[.!?])(?<!\b[A-Z]\.)"
     + "".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS)
-    + r"\s+(?=[A-Z0-9\"'(\[])"
+    + rf"(?P<cites>(?:\s*{_CITE_GROUP})*)\s+(?=[A-Z0-9\"'(])"
 )
-_LEADING_CITE = re.compile(r"^\s*\[\d+(?:\s*[,;]\s*\d+)*\]\s*")
+_LEADING_CITE = re.compile(rf"^\s*{_CITE_GROUP}\s*")
+_CITES_AFTER_END = re.compile(rf"(?<=[.!?])((?:\s*{_CITE_GROUP})+)\s*$")
 _CITE = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOP = frozenset(
@@ -92,6 +96,8 @@ def attribute(text: str, kept: Sequence[Passage], *, min_support: float = 0.6) -
     'George W. Bush [1]'
     >>> attribute("[1] The filter keeps passages.", ps).text
     'The filter keeps passages [1].'
+    >>> attribute("The filter keeps passages. [1] The engine runs vLLM. [2]", ps).text
+    'The filter keeps passages [1]. The engine runs vLLM [2].'
     >>> nut = [Passage(id="n", text="The Nutcracker, Op. 71, is a ballet by Tchaikovsky.")]
     >>> attribute("The Nutcracker, Op. 71, is a ballet by Tchaikovsky [1].", nut).repairs
     ()
@@ -117,6 +123,9 @@ def check_sentence(
         body, end = (rest[:-1], rest[-1]) if rest[-1] in ".!?" else (rest, "")
         sentence = f"{body} {lead.group(0).strip()}{end}"
         repairs.append(f"moved the leading citation of sentence {n} to its end")
+    if trailing := _CITES_AFTER_END.search(sentence):  # "Paris is big. [1]" → "Paris is big [1]."
+        body = sentence[: trailing.start() - 1].rstrip()
+        sentence = f"{body} {' '.join(trailing.group(1).split())}{sentence[trailing.start() - 1]}"
     cited = [c for c in cited_numbers(sentence) if 1 <= c <= len(kept)]
     if cited:
         if max(support(sentence, kept[c - 1]) for c in cited) >= min_support / 2:
@@ -187,11 +196,13 @@ class CheckedStream:
         self._buffer = (self._buffer + delta).lstrip()
         complete = len(self.sentences)
         while (boundary := _SENTENCES.search(self._buffer)) is not None:
-            sentence, self._buffer = (
-                self._buffer[: boundary.start()],
+            cut = boundary.end("cites")
+            sentence, separator, self._buffer = (
+                self._buffer[:cut],
+                self._buffer[cut : boundary.end()],
                 self._buffer[boundary.end() :],
             )
-            self._add(sentence, boundary.group(0))
+            self._add(sentence, separator)
         # most deltas complete no sentence: nothing new to check or show
         return self._release() if len(self.sentences) > complete else ""
 

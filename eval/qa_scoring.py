@@ -8,7 +8,10 @@
 - citation precision (share of cited passages that contain a gold alias) and
   citation recall (of correct answers whose kept passages hold the answer, the
   share citing at least one passage that holds it);
-- abstention, separately on answerable and on unanswerable questions;
+- abstention, separately on answerable and on unanswerable questions, and on
+  answerable ones split by whether the passages the generator read hold a gold
+  alias: abstaining without the answer in front of it is the reader doing its job,
+  abstaining with it is a miss (the overall figure mixes the two);
 - LLM calls, tokens and wall time per question.
 """
 
@@ -140,6 +143,9 @@ class VariantSummary(BaseModel):
     citation_recall: float | None
     abstain_answerable: float
     abstain_unanswerable: float | None
+    answer_in_passages: float  # answerable questions whose kept passages hold a gold alias
+    abstain_held: float | None  # abstained although the kept passages hold the answer
+    abstain_missing: float | None  # abstained, the kept passages do not hold it
     recall: dict[str, float]
     calls_per_question: float
     prompt_tokens_per_question: float
@@ -163,6 +169,8 @@ def summarize(
     ok = [r for r in rows if r.error is None]
     answerable = [r for r in ok if r.answerable]
     unanswerable = [r for r in ok if not r.answerable]
+    held = [float(r.abstained) for r in answerable if r.kept_hold_answer]
+    missing = [float(r.abstained) for r in answerable if not r.kept_hold_answer]
     precision = [_mean([float(h) for h in r.cited_hold_answer]) for r in answerable if r.citations]
     recall_pool = [r for r in answerable if r.contains and r.kept_hold_answer]
     citation_recall = [float(any(r.cited_hold_answer)) for r in recall_pool]
@@ -190,6 +198,9 @@ def summarize(
         abstain_unanswerable=(
             _mean([float(r.abstained) for r in unanswerable]) if unanswerable else None
         ),
+        answer_in_passages=_mean([float(r.kept_hold_answer) for r in answerable]),
+        abstain_held=_mean(held) if held else None,
+        abstain_missing=_mean(missing) if missing else None,
         recall=recall,
         calls_per_question=_mean([r.calls for r in ok]),
         prompt_tokens_per_question=_mean([r.prompt_tokens for r in ok]),

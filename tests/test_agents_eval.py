@@ -80,6 +80,9 @@ def test_summary_reads_recall_per_stage_citations_and_abstention_both_ways() -> 
     assert summary.answerable == 2 and summary.unanswerable == 2
     assert summary.contains == 0.5 and summary.exact_match == 0.5
     assert summary.abstain_answerable == 0.5 and summary.abstain_unanswerable == 0.5
+    # the answered question read the gold passage; the declined one read nothing
+    assert summary.answer_in_passages == 0.5
+    assert summary.abstain_held == 0.0 and summary.abstain_missing == 1.0
     assert summary.recall == {"retrieve@k": 0.5, "retrieve@1": 0.0, "rerank@1": 0.5, "kept": 0.5}
     assert summary.citation_precision == 0.5 and summary.citation_recall == 1.0
     assert summary.calls_per_question == 0.5

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rankgraph.agents.attribution import attribute, support
+from rankgraph.agents.attribution import CheckedStream, attribute, support
 from rankgraph.schema import Passage
 
 KEPT = [
@@ -38,3 +38,22 @@ def test_supported_citations_are_kept_untouched() -> None:
 def test_support_ignores_stopwords_and_citation_markers() -> None:
     assert support("It is the engine [2].", KEPT[1]) == 1.0
     assert support("The [1].", KEPT[0]) == 0.0
+
+
+def test_a_citation_after_the_end_mark_belongs_to_the_sentence_before_it() -> None:
+    # the 1.5B preset writes "… microfilaments. [1]": once the [1] was read as a
+    # sentence of its own, the answer lost its only citation and became an abstention
+    result = attribute("The engine runs vLLM on the CPU. [2]", KEPT)
+    assert result.text == "The engine runs vLLM on the CPU [2]."
+    assert result.repairs == ()
+    two = attribute("The engine runs vLLM. [2] The filter keeps passages. [1]", KEPT)
+    assert two.text == "The engine runs vLLM [2]. The filter keeps passages [1]."
+
+
+def test_a_streamed_trailing_citation_waits_for_its_closing_bracket() -> None:
+    stream = CheckedStream(KEPT, min_support=0.6, hold_until_cited=True)
+    pieces = ("The engine runs vLLM. [", "2] The filter", " keeps.")
+    shown = [stream.feed(piece) for piece in pieces]
+    assert shown == ["", "The engine runs vLLM [2].", ""]
+    stream.close()
+    assert stream.text.startswith("The engine runs vLLM [2]. The filter keeps")
