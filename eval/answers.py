@@ -32,6 +32,7 @@ from rankgraph.config import Settings, load_settings
 from rankgraph.errors import InputError, RankgraphError
 from rankgraph.eval.qa_scoring import (
     QA,
+    Paired,
     QuestionResult,
     Stages,
     VariantSummary,
@@ -224,7 +225,39 @@ async def evaluate(
             rows.extend(got)
     finally:
         await client.close()
-    return summaries, rows
+    return with_paired(summaries, rows), rows
+
+
+def with_paired(
+    summaries: Sequence[VariantSummary], rows: Sequence[QuestionResult]
+) -> list[VariantSummary]:
+    """Each variant after the first, compared with the first on the answerable
+    questions both answered without error (the first is the baseline, e.g. plain)."""
+    from rankgraph.eval.compare import paired_permutation_p
+
+    def scores(variant: str, field: Literal["contains", "f1"]) -> dict[str, float]:
+        return {
+            r.qid: getattr(r, field)
+            for r in rows
+            if r.variant == variant and r.answerable and r.error is None
+        }
+
+    if len(summaries) < 2:
+        return list(summaries)
+    base = summaries[0].variant
+    out = [summaries[0]]
+    for s in summaries[1:]:
+        a, b = scores(base, "contains"), scores(s.variant, "contains")
+        shared = a.keys() & b.keys()
+        paired = Paired(
+            against=base,
+            better=sum(b[q] > a[q] for q in shared),
+            worse=sum(b[q] < a[q] for q in shared),
+            p_contains=paired_permutation_p(a, b),
+            p_f1=paired_permutation_p(scores(base, "f1"), scores(s.variant, "f1")),
+        )
+        out.append(s.model_copy(update={"paired": paired}))
+    return out
 
 
 # -- output ------------------------------------------------------------------------------
@@ -249,6 +282,11 @@ def _cells(s: VariantSummary) -> dict[str, str]:
         "abstained, answer in passages": _f(s.abstain_held, 2),
         "abstained, answer not in passages": _f(s.abstain_missing, 2),
         **{f"answer-doc recall, {k}": _f(v) for k, v in s.recall.items()},
+        "better / worse than the first (contains)": (
+            f"{s.paired.better} / {s.paired.worse}" if s.paired else "—"
+        ),
+        "p, contains (paired)": _f(s.paired.p_contains, 3) if s.paired else "—",
+        "p, token F1 (paired)": _f(s.paired.p_f1, 3) if s.paired else "—",
         "LLM calls / question": f"{s.calls_per_question:.1f}",
         "tokens / question": f"{tokens:,.0f}",
         "wall s / question": f"{s.wall_s_per_question:.1f}",

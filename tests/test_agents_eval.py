@@ -11,7 +11,7 @@ from rich.console import Console
 from rankgraph.agents import Answer, Citation
 from rankgraph.config import load_settings
 from rankgraph.errors import ConfigError
-from rankgraph.eval.answers import load_qa, render, score_answer
+from rankgraph.eval.answers import load_qa, render, score_answer, with_paired
 from rankgraph.eval.qa_scoring import (
     QA,
     Stages,
@@ -97,6 +97,20 @@ def test_variants_with_different_top_k_share_one_table() -> None:
     lines = console.export_text().splitlines()
     assert any("retrieve@5" in line and "—" in line for line in lines)
     assert any("retrieve@3" in line and "—" in line for line in lines)
+
+
+def test_each_variant_is_compared_with_the_first_on_the_same_questions() -> None:
+    declined = Answer(question=QUESTION.question, answer="I don't know", abstained=True)
+    questions = [QUESTION.model_copy(update={"qid": f"q{i}"}) for i in range(3)]
+    plain = [score_answer("plain", qa, True, declined, Stages()) for qa in questions]
+    graph = [score_answer("graph", qa, True, _answered(), Stages()) for qa in questions[:2]]
+    graph.append(score_answer("graph", questions[2], True, declined, Stages()))
+    summaries = [summarize("plain", plain, 5, 1.0), summarize("graph", graph, 5, 1.0)]
+    first, second = with_paired(summaries, plain + graph)
+    assert first.paired is None
+    assert second.paired is not None and second.paired.against == "plain"
+    assert (second.paired.better, second.paired.worse) == (2, 0)
+    assert 0.0 < second.paired.p_contains <= 1.0
 
 
 def test_a_failed_question_is_counted_as_a_failure_not_as_an_answer() -> None:
