@@ -31,6 +31,7 @@ _SENTENCES = re.compile(
     + rf"(?P<cites>(?:\s*{_CITE_GROUP})*)\s+(?=[A-Z0-9\"'(])"
 )
 _LEADING_CITE = re.compile(rf"^\s*{_CITE_GROUP}\s*")
+_DANGLING_CITE = re.compile(r"\s*\[[\d\s,;]*$")
 _CITES_AFTER_END = re.compile(rf"(?<=[.!?])((?:\s*{_CITE_GROUP})+)\s*$")
 _CITE = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -208,7 +209,8 @@ class CheckedStream:
 
     def close(self) -> str:
         """The draft is complete: check its last sentence; return the text to show now."""
-        rest, self._buffer = self._buffer.rstrip(), ""
+        # a reply cut off by max_tokens can end inside a citation: "… in 1932. [1"
+        rest, self._buffer = _DANGLING_CITE.sub("", self._buffer).rstrip(), ""
         if rest:
             self._add(rest, "")
         if self.separators:

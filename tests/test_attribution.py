@@ -57,3 +57,9 @@ def test_a_streamed_trailing_citation_waits_for_its_closing_bracket() -> None:
     assert shown == ["", "The engine runs vLLM [2].", ""]
     stream.close()
     assert stream.text.startswith("The engine runs vLLM [2]. The filter keeps")
+
+
+def test_a_citation_cut_off_by_the_token_limit_is_dropped() -> None:
+    assert attribute("The engine runs vLLM on the CPU. [2", KEPT).text == (
+        "The engine runs vLLM on the CPU [2]."
+    )
