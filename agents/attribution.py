@@ -32,7 +32,7 @@ _SENTENCES = re.compile(
 )
 _LEADING_CITE = re.compile(rf"^\s*{_CITE_GROUP}\s*")
 _DANGLING_CITE = re.compile(r"\s*\[[\d\s,;]*$")
-_CITES_AFTER_END = re.compile(rf"(?<=[.!?])((?:\s*{_CITE_GROUP})+)\s*$")
+_CITES_AFTER_END = re.compile(rf"([.!?])((?:\s*{_CITE_GROUP})+)\s*$")
 _CITE = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOP = frozenset(
@@ -125,8 +125,8 @@ def check_sentence(
         sentence = f"{body} {lead.group(0).strip()}{end}"
         repairs.append(f"moved the leading citation of sentence {n} to its end")
     if trailing := _CITES_AFTER_END.search(sentence):  # "Paris is big. [1]" → "Paris is big [1]."
-        body = sentence[: trailing.start() - 1].rstrip()
-        sentence = f"{body} {' '.join(trailing.group(1).split())}{sentence[trailing.start() - 1]}"
+        end, cites = trailing.group(1), " ".join(trailing.group(2).split())
+        sentence = f"{sentence[: trailing.start()].rstrip()} {cites}{end}"
     cited = [c for c in cited_numbers(sentence) if 1 <= c <= len(kept)]
     if cited:
         if max(support(sentence, kept[c - 1]) for c in cited) >= min_support / 2:
