@@ -152,9 +152,7 @@ async def generate_ttft(
     )
     if generate is None or last_progress is None or first_content is None:
         return None  # abstained before generate: no prompt to compare
-    raw = AsyncOpenAI(
-        base_url=engine.base_urls[0], api_key=engine.settings.api_key or "EMPTY", max_retries=0
-    )
+    raw = AsyncOpenAI(base_url=engine.base_urls[0], api_key=engine.settings.api_key, max_retries=0)
     start = time.perf_counter()
     direct = await raw.chat.completions.create(
         model=await engine.model(),

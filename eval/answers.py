@@ -245,16 +245,17 @@ def with_paired(
     if len(summaries) < 2:
         return list(summaries)
     base = summaries[0].variant
+    a, a_f1 = scores(base, "contains"), scores(base, "f1")
     out = [summaries[0]]
     for s in summaries[1:]:
-        a, b = scores(base, "contains"), scores(s.variant, "contains")
+        b = scores(s.variant, "contains")
         shared = a.keys() & b.keys()
         paired = Paired(
             against=base,
             better=sum(b[q] > a[q] for q in shared),
             worse=sum(b[q] < a[q] for q in shared),
             p_contains=paired_permutation_p(a, b),
-            p_f1=paired_permutation_p(scores(base, "f1"), scores(s.variant, "f1")),
+            p_f1=paired_permutation_p(a_f1, scores(s.variant, "f1")),
         )
         out.append(s.model_copy(update={"paired": paired}))
     return out
