@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rankgraph.choices import RetrievalMode
 from rankgraph.errors import PromptError
@@ -69,6 +69,15 @@ class RerankConfig(_Section):
     options: dict[str, Any] = Field(default_factory=dict)
     depth: int | None = Field(default=7, ge=1, le=1000, description="None: every candidate.")
     top_k: int = Field(default=5, ge=1, le=100)
+    # off by default: at 3 of 5 it saved a sixth of the calls on wiki-nq with no measured
+    # gain on the test half, and it skipped the rerank a demo question needed (docs/benchmarks.md)
+    skip_if_agree: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Skip the reranker when the dense and BM25 lists share at least this many"
+        " passages in their top `top_k` (the first stage is confident). 0: always rerank.",
+    )
     max_calls: int | None = Field(default=None, ge=1)
     max_prompt_tokens: int | None = Field(default=None, ge=1)
     on_failure: Literal["raise", "keep_order"] = Field(
@@ -76,6 +85,15 @@ class RerankConfig(_Section):
         description="A judge or ranker call that failed after retries fails the run (raise), or"
         " its passages keep their prior order, recorded in the trace (keep_order: degraded).",
     )
+
+    @model_validator(mode="after")
+    def _agreement_reachable(self) -> RerankConfig:
+        if self.skip_if_agree > self.top_k:
+            raise ValueError(
+                f"skip_if_agree={self.skip_if_agree} can never be reached with top_k="
+                f"{self.top_k}: two top-{self.top_k} lists share at most {self.top_k} passages"
+            )
+        return self
 
 
 class FilterConfig(_Section):

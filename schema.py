@@ -18,6 +18,10 @@ class Passage(BaseModel):
     title: str | None = None
     source: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    ranks: dict[str, int] = Field(
+        default_factory=dict,
+        description="Its 1-based rank in each first-stage list that found it ('dense', 'bm25').",
+    )
 
     def with_score(self, score: float | None) -> Passage:
         return self.model_copy(update={"score": score})

@@ -3,11 +3,17 @@
 The method is whatever `rankgraph.rerank.build` made from the config; this node
 asks it for an order, records how far each passage moved, and stores a judge's
 relevance scores (pointwise) in `judged` so the filter does not ask again.
+
+It steps aside when the first stage is already confident: when the dense and BM25
+lists agree on `skip_if_agree` of their top-k passages, out of a full pool of
+candidates, the fused order is kept and no LLM call is made (adaptive spend; the
+trace gives the agreement it saw either way).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -32,6 +38,25 @@ def moves(before: list[Passage], after: list[Passage]) -> list[tuple[str, int, i
     return [(p.id, old[p.id], i) for i, p in enumerate(after, start=1) if old.get(p.id) != i]
 
 
+def agreement(candidates: Sequence[Passage], top: int) -> int | None:
+    """How many candidates both the dense and the BM25 list rank in their top `top`;
+    None when the candidates did not come from both lists (a dense- or BM25-only search).
+
+    >>> ps = [Passage(id="a", text="", ranks={"dense": 1, "bm25": 2}),
+    ...       Passage(id="b", text="", ranks={"dense": 2, "bm25": 9}),
+    ...       Passage(id="c", text="", ranks={"bm25": 1})]
+    >>> agreement(ps, 5), agreement(ps, 9), agreement(ps[:2], 5)
+    (1, 2, 1)
+    >>> agreement([Passage(id="a", text="", ranks={"dense": 1})], 5) is None
+    True
+    """
+    kinds = {kind for p in candidates for kind in p.ranks}
+    if not {"dense", "bm25"} <= kinds:
+        return None
+    lists = ("dense", "bm25")
+    return sum(1 for p in candidates if all(p.ranks.get(kind, top + 1) <= top for kind in lists))
+
+
 async def rerank_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]:
     config = runtime.context.config.rerank
     candidates = state.get("candidates", [])
@@ -41,6 +66,24 @@ async def rerank_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
         return {
             "reranked": candidates[: config.top_k],
             "trace": [step("rerank", method="skip", reason=reason)],
+        }
+    agreed = agreement(candidates, config.top_k)
+    # In a pool smaller than the search's k (a tiny corpus, a narrow `where`), two top-k
+    # lists overlap by chance, so their agreement says nothing about confidence.
+    full_pool = len(candidates) >= runtime.context.config.retrieve.k
+    skip = config.skip_if_agree
+    if skip and agreed is not None and full_pool and agreed >= skip:
+        return {
+            "reranked": candidates[: config.top_k],
+            "trace": [
+                step(
+                    "rerank",
+                    method="skip",
+                    reason=f"first stage confident: dense and BM25 share {agreed} of their top "
+                    f"{config.top_k} (skip_if_agree={skip})",
+                    agreement=agreed,
+                )
+            ],
         }
     query = state.get("standalone") or state["question"]
     budget = Budget(max_calls=config.max_calls, max_prompt_tokens=config.max_prompt_tokens)
@@ -60,6 +103,7 @@ async def rerank_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
         method=result.method,
         latency_ms=(time.perf_counter() - started) * 1000,
         depth=len(head),
+        agreement=agreed,
         before=ids(candidates[: config.top_k]),
         after=ids(top),
         moves=moves(candidates, ordered)[:20],

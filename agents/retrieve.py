@@ -38,5 +38,6 @@ async def retrieve_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, An
         carried=len(candidates) - len(found),
         ids=ids(candidates),
         titles={p.id: p.title for p in candidates if p.title},
+        ranks={p.id: p.ranks for p in candidates if p.ranks},  # why each was found
     )
     return {"candidates": candidates, "rounds": rounds, "trace": [event]}

@@ -56,6 +56,9 @@ def story(answer: Answer) -> Group:
     for event in _steps(answer.trace, "retrieve"):
         lines.append(f"retrieve round {event.data.get('round')}: ", style="bold")
         lines.append(f"{event.data.get('found')} found, {event.data.get('carried')} carried\n")
+    for event in (e for e in _steps(answer.trace, "rerank") if e.method == "skip"):
+        lines.append("rerank (skip): ", style="bold")
+        lines.append(plain(str(event.data.get("reason", ""))) + "\n")
     for event in (e for e in _steps(answer.trace, "rerank") if "moves" in e.data):
         moved = event.data.get("moves", [])
         lines.append(f"rerank ({event.method}): ", style="bold")

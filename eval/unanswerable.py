@@ -38,5 +38,20 @@ class Excluding:
         if mode is not None:
             kwargs["mode"] = mode
         found = await self.inner.asearch_many(queries, **kwargs)
+        gone = [p for p in found if str(p.metadata.get("doc_id", p.id)) in self.excluded]
         kept = [p for p in found if str(p.metadata.get("doc_id", p.id)) not in self.excluded]
-        return kept[:k]
+        return [_closed_up(p, gone) for p in kept[:k]]
+
+
+def _closed_up(passage: Passage, gone: Sequence[Passage]) -> Passage:
+    """`passage` with its first-stage ranks as if the `gone` passages were never indexed.
+
+    >>> gone = [Passage(id="g", text="", ranks={"dense": 1, "bm25": 4})]
+    >>> _closed_up(Passage(id="p", text="", ranks={"dense": 2, "bm25": 3}), gone).ranks
+    {'dense': 1, 'bm25': 3}
+    """
+    ranks = {
+        kind: rank - sum(1 for g in gone if g.ranks.get(kind, rank) < rank)
+        for kind, rank in passage.ranks.items()
+    }
+    return passage.model_copy(update={"ranks": ranks})

@@ -3,7 +3,9 @@
 This is the interface the agents rely on: `search`, `search_many` and their async
 twins return `Passage`s with `score` set and `source`, `title`, `metadata` filled.
 Scores are cosine similarity (dense), BM25 (bm25) or the RRF score (hybrid, and any
-fusion of several queries).
+fusion of several queries). `ranks` keeps each passage's place in the dense and BM25
+lists before fusion, the facts the graph's rerank step reads to decide whether the
+first stage is already confident.
 """
 
 from __future__ import annotations
@@ -81,29 +83,38 @@ class Retriever:
                 f"collection {self.store.name!r} is empty or missing: run "
                 "`rankgraph index PATH` first"
             )
-        ranked = self._rank(cleaned, k, mode, where)[:k]
-        found = self.store.passages([i for i, _ in ranked])
-        return [found[i].with_score(score) for i, score in ranked if i in found]
+        ranked, ranks = self._rank(cleaned, k, mode, where)
+        found = self.store.passages([i for i, _ in ranked[:k]])
+        return [
+            found[i].model_copy(update={"score": score, "ranks": ranks.get(i, {})})
+            for i, score in ranked[:k]
+            if i in found
+        ]
 
     def _rank(
         self, queries: list[str], k: int, mode: RetrievalMode, where: Mapping[str, Any] | None
-    ) -> Ranked:
+    ) -> tuple[Ranked, dict[str, dict[str, int]]]:
+        """The fused ranking, and each id's best rank in the dense and BM25 lists."""
         depth = max(k, self.config.candidates) if mode == "hybrid" else k
         lists: list[Ranked] = []
         weights: list[float] = []
+        ranks: dict[str, dict[str, int]] = {}
         if mode in ("dense", "hybrid"):
             dense = self.store.dense(queries, depth, where)
             lists += dense
             weights += [2 * self.config.dense_weight] * len(dense)
+            _best_ranks(ranks, "dense", dense)
         if mode in ("bm25", "hybrid"):
             sparse = self.store.bm25(queries, depth, where)
             lists += sparse
             weights += [2 * (1 - self.config.dense_weight)] * len(sparse)
+            _best_ranks(ranks, "bm25", sparse)
         if len(lists) == 1:
-            return lists[0]
+            return lists[0], ranks
         if mode != "hybrid":  # several queries of one kind: plain RRF
             weights = [1.0] * len(lists)
-        return rrf([[i for i, _ in ranking] for ranking in lists], self.config.rrf_k, weights)
+        fused = rrf([[i for i, _ in ranking] for ranking in lists], self.config.rrf_k, weights)
+        return fused, ranks
 
     async def asearch(
         self,
@@ -132,6 +143,20 @@ class Retriever:
         return LangchainRetriever(retriever=self, k=k, mode=mode)
 
 
+def _best_ranks(out: dict[str, dict[str, int]], kind: str, lists: Sequence[Ranked]) -> None:
+    """Record in `out` each id's best 1-based rank over `lists` (one per query) as `kind`.
+
+    >>> out: dict[str, dict[str, int]] = {}
+    >>> _best_ranks(out, "bm25", [[("a", 9.0), ("b", 3.0)], [("b", 5.0)]])
+    >>> out
+    {'a': {'bm25': 1}, 'b': {'bm25': 1}}
+    """
+    for ranking in lists:
+        for rank, (item, _) in enumerate(ranking, start=1):
+            seen = out.setdefault(item, {})
+            seen[kind] = min(rank, seen.get(kind, rank))
+
+
 class LangchainRetriever(BaseRetriever):
     """Adapter: LangChain's retriever interface over `Retriever`."""
 
@@ -158,5 +183,6 @@ def _document(passage: Passage) -> Document:
         "score": passage.score,
         "title": passage.title,
         "source": passage.source,
+        "ranks": passage.ranks,
     }
     return Document(page_content=passage.text, metadata=meta, id=passage.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ValidationError
+from rich.console import Console
 
 from rankgraph.agents import Answer, NodeFailed, Pipeline, PipelineConfig
 from rankgraph.agents.filter import adaptive_threshold, pool, select
 from rankgraph.agents.generate import ABSTAIN, parse_citations, render
 from rankgraph.agents.routing import after_filter
+from rankgraph.agents.summary import story
 from rankgraph.config import load_settings
 from rankgraph.errors import ConfigError, InputError, LLMUnavailable
 from rankgraph.llm.completion import Completion, Messages
@@ -26,7 +28,7 @@ from rankgraph.prompts.passages import REDACTED, fenced_list, masked
 from rankgraph.rerank.base import RerankResult
 from rankgraph.schema import Passage
 from rankgraph.trace import TraceEvent
-from tests.agents_fixtures import CORPUS, FakeClient, deps, prompt_text
+from tests.agents_fixtures import CORPUS, FakeClient, IdentityReranker, deps, prompt_text
 
 
 def pipeline(tmp_path: Path, client: FakeClient | None = None, **config: object) -> Pipeline:
@@ -493,6 +495,57 @@ async def test_a_failed_rerank_call_fails_the_run_unless_degradation_is_allowed(
     answer = await degraded.ask("What is the rankgraph engine?")
     summary = next(e for e in answer.trace if e.node == "rerank" and "moves" in e.data)
     assert answer.citations and summary.data["failures"] == 1
+
+
+@dataclass
+class _CountingReranker(IdentityReranker):
+    calls: int = 0
+
+    async def rerank(self, query: str, passages: Any, **kw: Any) -> RerankResult:
+        self.calls += 1
+        return await super().rerank(query, passages, **kw)
+
+
+def _first_stage(agree: int, pool: int = 20) -> list[Passage]:
+    """`pool` passages whose dense and BM25 top 5 share `agree` of them."""
+    out = []
+    for i in range(pool):
+        bm25 = i + 1 if i < agree or i >= 5 else i + 1 + 5  # the rest of BM25's top 5 lie deeper
+        out.append(
+            Passage(id=f"p{i}", text=f"rankgraph passage {i}", ranks={"dense": i + 1, "bm25": bm25})
+        )
+    return out
+
+
+@pytest.mark.parametrize(
+    ("agree", "pool", "skip_if_agree", "skipped"),
+    [(3, 20, 3, True), (2, 20, 3, False), (5, 12, 3, False), (5, 20, 0, False)],
+    ids=["agree", "disagree", "small-pool", "rule-off"],
+)
+async def test_rerank_steps_aside_when_dense_and_bm25_agree_on_a_full_pool(
+    tmp_path: Path, agree: int, pool: int, skip_if_agree: int, skipped: bool
+) -> None:
+    reranker = _CountingReranker()
+    base = deps(corpus=_first_stage(agree, pool), rerank={"skip_if_agree": skip_if_agree})
+    graph = Pipeline(replace(base, reranker=reranker), checkpoint_path=tmp_path / "t.sqlite")
+    answer = await graph.ask("what is a rankgraph passage")
+    rerank = [e for e in answer.trace if e.node == "rerank" and e.kind == "step"]
+    retrieved = next(e for e in answer.trace if e.node == "retrieve")
+    assert retrieved.data["ranks"]["p0"] == {"dense": 1, "bm25": 1}
+    assert reranker.calls == (0 if skipped else 1)
+    assert rerank[-1].data["agreement"] == min(agree, 5)
+    if skipped:
+        assert rerank[-1].method == "skip"
+        assert "dense and BM25 share 3 of their top 5" in rerank[-1].data["reason"]
+        shown = Console(width=200, record=True)
+        shown.print(story(answer))
+        assert "rerank (skip): first stage confident" in shown.export_text()
+
+
+def test_an_agreement_rule_that_top_k_cannot_reach_is_rejected() -> None:
+    assert PipelineConfig.model_validate({"rerank": {"top_k": 2}}).rerank.top_k == 2
+    with pytest.raises(ValidationError, match="skip_if_agree=4 can never be reached"):
+        PipelineConfig.model_validate({"rerank": {"top_k": 3, "skip_if_agree": 4}})
 
 
 class RetriedStream(FakeClient):

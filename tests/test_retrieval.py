@@ -71,6 +71,22 @@ def test_hybrid_returns_the_union_of_dense_and_bm25_ordered_by_weighted_rrf(
     assert [p.score for p in hybrid] == pytest.approx([s for _, s in expected])
 
 
+def test_each_passage_keeps_its_rank_in_the_dense_and_bm25_lists(wiki_slice: Slice) -> None:
+    retriever, _ = wiki_slice
+    query = "ancient Greek tragedy by Euripides"
+    depth = retriever.config.candidates
+    dense = [p.id for p in retriever.search(query, k=depth, mode="dense")]
+    bm25 = [p.id for p in retriever.search(query, k=depth, mode="bm25")]
+    hybrid = retriever.search(query, k=20, mode="hybrid")
+    for p in hybrid:
+        expected = {"dense": dense.index(p.id) + 1} if p.id in dense else {}
+        if p.id in bm25:
+            expected["bm25"] = bm25.index(p.id) + 1
+        assert p.ranks == expected
+    assert {"dense", "bm25"} <= {kind for p in hybrid for kind in p.ranks}
+    assert all(set(p.ranks) == {"dense"} for p in retriever.search(query, k=5, mode="dense"))
+
+
 def test_search_many_fuses_the_queries_and_returns_each_chunk_once(wiki_slice: Slice) -> None:
     retriever, _ = wiki_slice
     queries = ["Euripides tragedy", "play by Euripides about Dionysus"]
