@@ -120,6 +120,8 @@ def score_answer(
     text = "" if answer.abstained else answer.answer
     total = answer.usage.get("total")
     doc_of = doc_of or {}
+    replies = [e.reply for e in answer.trace if e.node == "generate" and e.kind == "llm"]
+    draft = replies[-1] if replies and replies[-1] != answer.answer else None
     judged: dict[str, float] = {}
     for event in answer.trace:  # every relevance judgement, by document (for tuning)
         pid = event.data.get("passage_id")
@@ -135,6 +137,8 @@ def score_answer(
         answer=answer.answer,
         abstained=answer.abstained,
         abstain_reason=answer.abstain_reason,
+        draft=draft,
+        draft_contains=float(bool(draft) and contains_answer(draft or "", qa.answers)),
         citations=[c.passage_id for c in answer.citations],
         cited_hold_answer=[passage_holds(p, qa.answers) for p in cited],
         kept_hold_answer=any(passage_holds(p, qa.answers) for p in answer.passages),
@@ -282,6 +286,7 @@ def _cells(s: VariantSummary) -> dict[str, str]:
         "answer in the passages read": _f(s.answer_in_passages, 2),
         "abstained, answer in passages": _f(s.abstain_held, 2),
         "abstained, answer not in passages": _f(s.abstain_missing, 2),
+        "abstained, the draft held the answer": _f(s.abstain_right_draft, 2),
         **{f"answer-doc recall, {k}": _f(v) for k, v in s.recall.items()},
         "better / worse than the first (contains)": (
             f"{s.paired.better} / {s.paired.worse}" if s.paired else "—"

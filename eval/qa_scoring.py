@@ -115,6 +115,8 @@ class QuestionResult(BaseModel):
     answer: str = ""
     abstained: bool = False
     abstain_reason: str | None = None
+    draft: str | None = None  # the generator's own reply, where the citation check changed it
+    draft_contains: float = 0.0  # that draft held a gold alias
     citations: list[str] = Field(default_factory=list)  # cited passage ids
     cited_hold_answer: list[bool] = Field(default_factory=list)
     kept_hold_answer: bool = False
@@ -159,6 +161,7 @@ class VariantSummary(BaseModel):
     answer_in_passages: float  # answerable questions whose kept passages hold a gold alias
     abstain_held: float | None  # abstained although the kept passages hold the answer
     abstain_missing: float | None  # abstained, the kept passages do not hold it
+    abstain_right_draft: float  # abstained although the draft held the answer (the check's cost)
     recall: dict[str, float]
     paired: Paired | None = None  # against the first variant of the run
     calls_per_question: float
@@ -215,6 +218,7 @@ def summarize(
         answer_in_passages=_mean([float(r.kept_hold_answer) for r in answerable]),
         abstain_held=_mean(held) if held else None,
         abstain_missing=_mean(missing) if missing else None,
+        abstain_right_draft=_mean([float(r.abstained and r.draft_contains) for r in answerable]),
         recall=recall,
         calls_per_question=_mean([r.calls for r in ok]),
         prompt_tokens_per_question=_mean([r.prompt_tokens for r in ok]),

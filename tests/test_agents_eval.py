@@ -23,7 +23,7 @@ from rankgraph.eval.qa_scoring import (
 from rankgraph.eval.unanswerable import Excluding
 from rankgraph.eval.variants import variants
 from rankgraph.schema import Passage
-from rankgraph.trace import Usage
+from rankgraph.trace import TraceEvent, Usage
 from tests.agents_fixtures import KeywordRetriever
 
 
@@ -76,7 +76,17 @@ def test_summary_reads_recall_per_stage_citations_and_abstention_both_ways() -> 
         score_answer("v", QUESTION, False, declined, Stages(retrieved=["lyon"])),
         score_answer("v", QUESTION, False, _answered(), Stages(retrieved=["lyon"])),
     ]
+    uncited = Answer(
+        question=QUESTION.question,
+        answer="I don't know",
+        abstained=True,
+        trace=[TraceEvent(node="generate", reply="It is Paris, the capital.")],
+    )
+    checked = score_answer("v", QUESTION, True, uncited, Stages(retrieved=["lyon"]))
+    assert checked.draft == "It is Paris, the capital." and checked.draft_contains == 1.0
+    assert summarize("v", [checked, *rows[1:2]], 1, 1.0).abstain_right_draft == 0.5
     summary = summarize("v", rows, top_k=1, wall_s=2.0)
+    assert summary.abstain_right_draft == 0.0 and rows[0].draft is None
     assert summary.answerable == 2 and summary.unanswerable == 2
     assert summary.contains == 0.5 and summary.exact_match == 0.5
     assert summary.abstain_answerable == 0.5 and summary.abstain_unanswerable == 0.5
