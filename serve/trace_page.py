@@ -125,8 +125,10 @@ def _retrieved(r: RunRecord, names: dict[str, str]) -> str:
     kept = {p.id for p in r.answer.passages} if r.answer else set()
     rows: list[str] = []
     for event in (ev for ev in r.trace if ev.node == "retrieve" and ev.kind == "step"):
+        ranks = event.data.get("ranks", {})
         items = "".join(
-            f"<li class='{'kept' if pid in kept else ''}'>{_label(pid, names)}</li>"
+            f"<li class='{'kept' if pid in kept else ''}'>{_label(pid, names)}"
+            f"{_ranks(ranks.get(pid, {}))}</li>"
             for pid in event.data.get("ids", [])
         )
         rows.append(
@@ -140,6 +142,14 @@ def _retrieved(r: RunRecord, names: dict[str, str]) -> str:
     return _section("retrieved", "Retrieved", "\n".join(rows)) if rows else ""
 
 
+def _ranks(ranks: dict[str, int]) -> str:
+    """Where the first stage found a passage: " <small>dense 1 · BM25 4</small>"."""
+    names = {"dense": "dense", "bm25": "BM25"}
+    ordered = sorted(ranks.items(), key=lambda item: item[0] != "dense")  # dense first
+    found = [f"{names.get(kind, kind)} {rank}" for kind, rank in ordered]
+    return f" <small class='ranks'>{e(' · '.join(found))}</small>" if found else ""
+
+
 def _move(old: int, new: int) -> str:
     if new < old:
         return f'<span class="up">▲ {old - new}</span>'
@@ -149,6 +159,8 @@ def _move(old: int, new: int) -> str:
 def _rerank(r: RunRecord, names: dict[str, str]) -> str:
     rows: list[str] = []
     events = [ev for ev in r.trace if ev.node == "rerank"]
+    for event in (ev for ev in events if ev.kind == "step" and ev.method == "skip"):
+        rows.append(f"<p>Skipped, no LLM call: {e(event.data.get('reason', ''))}.</p>")
     for event in (ev for ev in events if ev.kind == "step" and "moves" in ev.data):
         moves = event.data.get("moves", [])
         table = "".join(

@@ -194,6 +194,26 @@ def test_trace_page_shows_moves_threshold_linked_citations_and_unknown_data() ->
     assert "<script" not in page
 
 
+def test_trace_page_shows_first_stage_ranks_and_why_rerank_skipped() -> None:
+    reason = "first stage confident: dense and BM25 share 3 of their top 5 (skip_if_agree=3)"
+    trace = [
+        step(
+            "retrieve",
+            method="hybrid",
+            round=1,
+            found=2,
+            carried=0,
+            ids=["p-a", "p-b"],
+            ranks={"p-a": {"dense": 1, "bm25": 2}, "p-b": {"bm25": 1}},
+        ),
+        step("rerank", method="skip", reason=reason, agreement=3),
+    ]
+    record = RunRecord(id="chatcmpl-y", kind="chat", model="m", question="q", trace=trace)
+    page = render_trace(record)
+    assert "dense 1 · BM25 2" in page and "BM25 1</small>" in page
+    assert f"Skipped, no LLM call: {reason}." in page
+
+
 async def test_pipeline_stream_reads_a_given_history_without_a_thread(tmp_path: Path) -> None:
     client = FakeClient(rewrite={"standalone": "When was the rankgraph engine started?"})
     pipe = Pipeline(deps(client), checkpoint_path=tmp_path / "threads.sqlite")
