@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rankgraph.llm.completion import Completion
+
 
 class RankgraphError(Exception):
     """Base class: the CLI prints the message and exits 1."""
@@ -24,7 +29,15 @@ class LLMResponseError(RankgraphError):
 
 
 class ParseError(RankgraphError):
-    """An LLM reply could not be parsed, even with repair."""
+    """An LLM reply could not be parsed, even with repair.
+
+    `completion` is the call that produced it, when there was one, so a caller that
+    recovers still records what the call cost and what it said.
+    """
+
+    def __init__(self, message: str, *, completion: Completion | None = None) -> None:
+        super().__init__(message)
+        self.completion = completion
 
 
 class PromptError(RankgraphError):

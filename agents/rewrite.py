@@ -131,9 +131,10 @@ async def rewrite_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any
         if config.on_parse_error == "raise":
             raise
         queries = merge_queries(question, state.get("standalone", ""))
-        event = step("rewrite", method="llm", queries=queries).model_copy(
-            update={"error": str(exc), "repairs": ["kept the question: reply did not parse"]}
-        )
+        call = exc.completion.event("rewrite", "llm") if exc.completion else step("rewrite")
+        event = call.with_outcome(
+            repairs=["kept the question: reply did not parse"], queries=queries
+        ).model_copy(update={"error": str(exc)})
         return {"queries": queries, "trace": [event]}
     parsed = reply.model_dump()
     subs: list[str] = parsed.get("sub_questions", [])

@@ -300,7 +300,8 @@ class LLMClient:
             return schema.model_validate_json(completion.text), completion
         except ValidationError as exc:
             raise ParseError(
-                f"reply does not match {schema.__name__}: {completion.text[:200]!r}"
+                f"reply does not match {schema.__name__}: {completion.text[:200]!r}",
+                completion=completion,
             ) from exc
 
     async def think_then_answer(

@@ -156,6 +156,27 @@ async def test_follow_up_is_rewritten_with_the_thread_history(pipe: Pipeline) ->
     assert len(await pipe.history("memory")) == 4
 
 
+async def test_a_rewrite_reply_cut_off_by_max_tokens_is_kept_in_the_trace_with_its_cost(
+    rag_settings: Settings, llm: LLMClient
+) -> None:
+    # a hypothetical passage in 32 tokens of JSON: the engine stops mid-string
+    config = {
+        **PIPELINE,
+        "rewrite": {"mode": "always", "expand": True, "max_tokens": 32},
+        "rerank": {"method": "none", "top_k": 3},
+        "filter": {"mode": "off"},
+    }
+    settings = rag_settings.with_pipeline(PipelineConfig.model_validate(config))
+    async with Pipeline.from_config(settings, client=llm) as pipe:
+        answer = await pipe.ask("Who designed the Analytical Engine?")
+    rewrite = next(e for e in answer.trace if e.node == "rewrite")
+    assert rewrite.repairs == ["kept the question: reply did not parse"]
+    assert rewrite.kind == "llm" and rewrite.reply and rewrite.messages
+    assert rewrite.data["finish_reason"] == "length" and rewrite.error
+    assert answer.usage["rewrite"].calls == 1 and answer.usage["rewrite"].completion_tokens == 32
+    assert answer.queries == ["Who designed the Analytical Engine?"]
+
+
 async def test_planted_instruction_does_not_hijack_the_answer(
     rag_settings: Settings, llm: LLMClient
 ) -> None:
