@@ -20,7 +20,7 @@ from langgraph.runtime import Runtime
 from rankgraph.agents.answer import Citation
 from rankgraph.agents.attribution import CheckedStream, cited_numbers
 from rankgraph.agents.deps import Deps
-from rankgraph.agents.state import RAGState
+from rankgraph.agents.state import RAGState, reader_question
 from rankgraph.prompts import load_prompt
 from rankgraph.prompts.passages import defuse, fenced_list, masked
 from rankgraph.schema import Passage
@@ -80,7 +80,7 @@ def render(state: RAGState, deps: Deps) -> tuple[list[dict[str, str]], int]:
     messages = load_prompt(f"generate_{config.style}").render(
         passages=block,
         notes=notes_block,
-        question=state.get("standalone") or state["question"],
+        question=reader_question(state),
         abstain=ABSTAIN,
     )
     return messages, masked(kept, words)

@@ -13,7 +13,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from rankgraph.agents.deps import Deps
-from rankgraph.agents.state import RAGState
+from rankgraph.agents.state import RAGState, reader_question
 from rankgraph.prompts import load_prompt
 from rankgraph.prompts.passages import fenced
 from rankgraph.schema import Passage
@@ -32,7 +32,7 @@ async def _note(deps: Deps, question: str, passage: Passage) -> tuple[str, Trace
 
 
 async def note_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]:
-    question = state.get("standalone") or state["question"]
+    question = reader_question(state)
     results = await asyncio.gather(
         *(_note(runtime.context, question, p) for p in state.get("kept", []))
     )

@@ -23,6 +23,26 @@ def judge_key(prompt: str, query: str) -> str:
     return f"{prompt}\n{query}"
 
 
+def reader_question(state: RAGState) -> str:
+    """The question the reader answers: the standalone rewrite when it resolves a
+    conversation, otherwise the user's own words.
+
+    Why: a rewrite made for search (every question, sub-questions, HyDE, a corrective
+    round's "different search") drifts from what was asked; on wiki-nq's dev half the
+    0.5B reader given such rewrites abstained twice as often with the answer in its
+    passages (docs/benchmarks.md).
+
+    >>> reader_question({"question": "who?", "standalone": "who is X?"})
+    'who?'
+    >>> reader_question({"question": "and he?", "standalone": "who is X?",
+    ...                  "history": [{"role": "user", "content": "X?"}]})
+    'who is X?'
+    """
+    if state.get("history"):
+        return state.get("standalone") or state["question"]
+    return state["question"]
+
+
 class Turn(TypedDict):
     role: str  # "user" | "assistant"
     content: str

@@ -283,6 +283,8 @@ async def test_follow_up_in_a_thread_is_rewritten_with_history(tmp_path: Path) -
         "and when was it started?",
         "When was the rankgraph engine started?",
     ]
+    answered = [m for kind, m in client.calls if kind == "generate"][-1]
+    assert "Question: When was the rankgraph engine started?" in prompt_text(answered)
     assert len(await pipe.history("t1")) == 4
     assert [e.node for e in second.trace].count("generate") == 1  # this run's events only
     assert first.trace[0].node == second.trace[0].node == "rewrite"
@@ -291,6 +293,18 @@ async def test_follow_up_in_a_thread_is_rewritten_with_history(tmp_path: Path) -
     assert (await reopened.history("t1"))[0]["content"] == "What is rankgraph?"
     assert await reopened.history("other") == []
     await reopened.aclose()
+
+
+async def test_a_search_rewrite_of_a_first_question_is_not_what_the_reader_answers(
+    tmp_path: Path,
+) -> None:
+    client = FakeClient(rewrite={"standalone": "rankgraph framework definition"})
+    pipe = pipeline(tmp_path, client, rewrite={"mode": "always"})
+    answer = await pipe.ask("What is rankgraph?")
+    assert answer.queries == ["What is rankgraph?", "rankgraph framework definition"]
+    answered = [m for kind, m in client.calls if kind == "generate"][-1]
+    assert "Question: What is rankgraph?" in prompt_text(answered)
+    assert "rankgraph framework definition" not in prompt_text(answered)
 
 
 async def test_stream_yields_node_events_then_tokens_then_the_answer(tmp_path: Path) -> None:
