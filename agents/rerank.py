@@ -50,10 +50,9 @@ def agreement(candidates: Sequence[Passage], top: int) -> int | None:
     >>> agreement([Passage(id="a", text="", ranks={"dense": 1})], 5) is None
     True
     """
-    kinds = {kind for p in candidates for kind in p.ranks}
-    if not {"dense", "bm25"} <= kinds:
-        return None
     lists = ("dense", "bm25")
+    if not set(lists) <= {kind for p in candidates for kind in p.ranks}:
+        return None
     return sum(1 for p in candidates if all(p.ranks.get(kind, top + 1) <= top for kind in lists))
 
 

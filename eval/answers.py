@@ -138,7 +138,7 @@ def score_answer(
         abstained=answer.abstained,
         abstain_reason=answer.abstain_reason,
         draft=draft,
-        draft_contains=float(bool(draft) and contains_answer(draft or "", qa.answers)),
+        draft_contains=float(draft is not None and contains_answer(draft, qa.answers)),
         citations=[c.passage_id for c in answer.citations],
         cited_hold_answer=[passage_holds(p, qa.answers) for p in cited],
         kept_hold_answer=any(passage_holds(p, qa.answers) for p in answer.passages),

@@ -84,10 +84,11 @@ class Retriever:
                 "`rankgraph index PATH` first"
             )
         ranked, ranks = self._rank(cleaned, k, mode, where)
-        found = self.store.passages([i for i, _ in ranked[:k]])
+        top = ranked[:k]
+        found = self.store.passages([i for i, _ in top])
         return [
             found[i].model_copy(update={"score": score, "ranks": ranks.get(i, {})})
-            for i, score in ranked[:k]
+            for i, score in top
             if i in found
         ]
 
