@@ -60,30 +60,25 @@ async def rerank_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
     config = runtime.context.config.rerank
     candidates = state.get("candidates", [])
     head = candidates[: config.depth or len(candidates)]
+
+    def skipped(reason: str, **data: Any) -> dict[str, Any]:
+        """The fused order kept, no LLM call, and why."""
+        event = step("rerank", method="skip", reason=reason, **data)
+        return {"reranked": candidates[: config.top_k], "trace": [event]}
+
     if len(head) < 2:
-        reason = "no candidates" if not candidates else "one candidate: nothing to reorder"
-        return {
-            "reranked": candidates[: config.top_k],
-            "trace": [step("rerank", method="skip", reason=reason)],
-        }
+        return skipped("no candidates" if not candidates else "one candidate: nothing to reorder")
     agreed = agreement(candidates, config.top_k)
     # In a pool smaller than the search's k (a tiny corpus, a narrow `where`), two top-k
     # lists overlap by chance, so their agreement says nothing about confidence.
     full_pool = len(candidates) >= runtime.context.config.retrieve.k
     skip = config.skip_if_agree
     if skip and agreed is not None and full_pool and agreed >= skip:
-        return {
-            "reranked": candidates[: config.top_k],
-            "trace": [
-                step(
-                    "rerank",
-                    method="skip",
-                    reason=f"first stage confident: dense and BM25 share {agreed} of their top "
-                    f"{config.top_k} (skip_if_agree={skip})",
-                    agreement=agreed,
-                )
-            ],
-        }
+        return skipped(
+            f"first stage confident: dense and BM25 share {agreed} of their top "
+            f"{config.top_k} (skip_if_agree={skip})",
+            agreement=agreed,
+        )
     query = state.get("standalone") or state["question"]
     budget = Budget(max_calls=config.max_calls, max_prompt_tokens=config.max_prompt_tokens)
     started = time.perf_counter()
