@@ -191,11 +191,20 @@ class PipelineConfig(_Section):
         """This config with `overrides` (a partial `[pipeline]` table) laid over it,
         section by section; validated, so an unknown key raises ValidationError.
 
-        >>> plain = PipelineConfig().merged({"rerank": {"method": "none"}})
-        >>> plain.rerank.method, plain.rerank.top_k
-        ('none', 5)
+        Rerank `options` belong to their method: an override that names another
+        method starts from that method's defaults (plus any options it gives), so
+        `plain` (method "none") also works over a config that tunes its judge.
+
+        >>> judged = PipelineConfig().merged({"rerank": {"options": {"max_words": 80}}})
+        >>> plain = judged.merged({"rerank": {"method": "none"}})
+        >>> plain.rerank.method, plain.rerank.options, plain.rerank.top_k
+        ('none', {}, 5)
         """
-        return PipelineConfig.model_validate(_deep_merge(self.model_dump(), overrides))
+        data = _deep_merge(self.model_dump(), overrides)
+        method = overrides.get("rerank", {}).get("method")
+        if method is not None and method != (self.rerank.method or DEFAULT_RERANK_METHOD):
+            data["rerank"]["options"] = dict(overrides["rerank"].get("options", {}))
+        return PipelineConfig.model_validate(data)
 
     def recursion_limit(self) -> int:
         """A graph step budget that the bounded loop can never reach."""

@@ -131,7 +131,10 @@ class Pipeline(Runnable[str | PipelineInput, Answer]):
             default=DEFAULT_RERANK_METHOD,
             **config.rerank.options,
         )
-        config = config.merged({"rerank": {"method": method}})
+        # the method the engine can serve, resolved; its options stay as configured
+        config = config.model_copy(
+            update={"rerank": config.rerank.model_copy(update={"method": method})}
+        )
         owned: LLMClient | None = None
         if client is None:
             client = owned = LLMClient.from_settings(settings)

@@ -11,12 +11,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import pydantic_core
 from langgraph.runtime import Runtime
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 
 from rankgraph.agents.deps import Deps
 from rankgraph.agents.state import RAGState, Turn
 from rankgraph.errors import ParseError
+from rankgraph.llm.completion import Completion
 from rankgraph.pipeline_config import RewriteConfig
 from rankgraph.prompts import load_prompt
 from rankgraph.trace import step
@@ -81,6 +83,30 @@ def merge_queries(question: str, *candidates: str) -> list[str]:
     return out
 
 
+def salvage(text: str) -> dict[str, Any]:
+    """What a reply cut off by the token limit still says: every value it finished,
+    and the hypothetical passage even when it stops mid-sentence (as a search query
+    the part written serves as well as the whole, which is capped anyway).
+
+    The JSON schema puts `hypothetical_answer` last, so it is the field a long
+    reply runs out in; a cut `standalone` is dropped rather than searched for.
+
+    >>> salvage('{"standalone": "Who won?", "hypothetical_answer": "The winner was Y, who')
+    {'standalone': 'Who won?', 'hypothetical_answer': 'The winner was Y, who'}
+    >>> salvage('{"standalone": "Who w')
+    {}
+    """
+    try:
+        done = pydantic_core.from_json(text, allow_partial=True)
+        cut = pydantic_core.from_json(text, allow_partial="trailing-strings")
+    except ValueError:
+        return {}
+    if not isinstance(done, dict) or not isinstance(cut, dict):
+        return {}
+    passage = cut.get("hypothetical_answer")
+    return {**done, "hypothetical_answer": passage} if isinstance(passage, str) else done
+
+
 def format_history(history: list[Turn], turns: int) -> str:
     recent = history[-2 * turns :] if turns else []
     if not recent:
@@ -130,18 +156,54 @@ async def rewrite_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any
     except ParseError as exc:
         if config.on_parse_error == "raise":
             raise
-        queries = merge_queries(question, state.get("standalone", ""))
-        call = exc.completion.event("rewrite", "llm") if exc.completion else step("rewrite")
-        event = call.with_outcome(
-            repairs=["kept the question: reply did not parse"], queries=queries
-        ).model_copy(update={"error": str(exc)})
-        return {"queries": queries, "trace": [event]}
-    parsed = reply.model_dump()
+        cut = (
+            exc.completion if exc.completion and exc.completion.finish_reason == "length" else None
+        )
+        parsed = _valid(salvage(cut.text), model) if cut else {}
+        if cut is None or not parsed:
+            queries = merge_queries(question, state.get("standalone", ""))
+            call = exc.completion.event("rewrite", "llm") if exc.completion else step("rewrite")
+            event = call.with_outcome(
+                repairs=["kept the question: reply did not parse"], queries=queries
+            ).model_copy(update={"error": str(exc)})
+            return {"queries": queries, "trace": [event]}
+        repair = (
+            f"reply cut at max_tokens={config.max_tokens}: kept what it finished "
+            f"({', '.join(parsed)})"
+        )
+        return _rewritten(question, parsed, cut, config, feedback, [repair])
+    return _rewritten(question, reply.model_dump(), completion, config, feedback, [])
+
+
+def _valid(parsed: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """The salvaged fields the schema asks for, each of its type (a cut reply was
+    never validated as a whole)."""
+    out: dict[str, Any] = {}
+    for name in model.model_fields:
+        try:
+            out[name] = TypeAdapter(_FIELDS[name][0]).validate_python(parsed[name])
+        except (KeyError, ValidationError):
+            continue
+    return out
+
+
+def _rewritten(
+    question: str,
+    parsed: dict[str, Any],
+    completion: Completion,
+    config: RewriteConfig,
+    feedback: str | None,
+    repairs: list[str],
+) -> dict[str, Any]:
+    """The queries a parsed (or salvaged) reply asks for, and the call's trace event."""
     subs: list[str] = parsed.get("sub_questions", [])
-    repairs = [f"dropped {len(subs) - config.max_sub_questions} sub-questions over the limit"]
-    repairs = repairs if len(subs) > config.max_sub_questions else []
+    if len(subs) > config.max_sub_questions:
+        repairs = [
+            *repairs,
+            f"dropped {len(subs) - config.max_sub_questions} sub-questions over the limit",
+        ]
     subs = subs[: config.max_sub_questions]
-    standalone = " ".join(str(parsed["standalone"]).split())[:MAX_QUERY_CHARS] or question
+    standalone = " ".join(str(parsed.get("standalone", "")).split())[:MAX_QUERY_CHARS] or question
     queries = merge_queries(question, standalone, *subs, parsed.get("hypothetical_answer", ""))
     event = completion.event("rewrite", "llm").with_outcome(
         parsed=parsed, repairs=repairs, queries=queries, feedback=feedback

@@ -207,13 +207,27 @@ async def evaluate(
     *,
     concurrency: int,
 ) -> tuple[list[VariantSummary], list[QuestionResult]]:
-    """Index `corpus` (once), run each variant over the same questions, score."""
+    """Index `corpus` (once), run each variant over the same questions, score.
+
+    A variant whose `[llm]` or `[engine]` settings differ from the base (another
+    model, preset or endpoint) gets a client of its own, so one run can compare,
+    say, the 0.5B graph with the 1.5B plain chain. Every client is built before
+    any question is asked: an engine that is not running fails the run at once.
+    """
     summaries: list[VariantSummary] = []
     rows: list[QuestionResult] = []
-    client = LLMClient.from_settings(base)
+    clients: list[LLMClient] = []
     total = len(answerable) + len(unanswerable)
     try:
+        shared: LLMClient | None = None
         for variant in chosen:
+            settings = variant.settings
+            if (settings.llm, settings.engine) != (base.llm, base.engine):
+                clients.append(LLMClient.from_settings(settings))
+            else:
+                shared = shared or LLMClient.from_settings(base)
+                clients.append(shared)
+        for variant, client in zip(chosen, clients, strict=True):
             collection = await asyncio.to_thread(index_corpus, variant.settings, corpus)
             settings = variant.settings
             ready = replace(
@@ -228,7 +242,8 @@ async def evaluate(
             summaries.append(summarize(variant.name, got, top_k, wall))
             rows.extend(got)
     finally:
-        await client.close()
+        for client in {id(c): c for c in clients}.values():
+            await client.close()
     return with_paired(summaries, rows), rows
 
 

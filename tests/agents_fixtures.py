@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from rankgraph.agents import Deps, PipelineConfig
+from rankgraph.errors import ParseError
 from rankgraph.llm.completion import Completion, LabelLogprobs, TokenLogprob, emit_delta
 from rankgraph.rerank.base import Budget, RerankResult
 from rankgraph.schema import Passage
@@ -20,12 +21,18 @@ from rankgraph.trace import Usage
 Messages = list[dict[str, Any]]
 
 
-def completion(text: str, messages: Messages, *, top: dict[str, float] | None = None) -> Completion:
+def completion(
+    text: str,
+    messages: Messages,
+    *,
+    top: dict[str, float] | None = None,
+    finish_reason: str = "stop",
+) -> Completion:
     logprobs = (TokenLogprob(token="x", logprob=0.0, top=top),) if top is not None else ()
     return Completion(
         text=text,
         reasoning=None,
-        finish_reason="stop",
+        finish_reason=finish_reason,
         usage=Usage(calls=1, prompt_tokens=10, completion_tokens=len(text.split()) or 1),
         model="fake",
         base_url="fake://",
@@ -42,10 +49,12 @@ def prompt_text(messages: Messages) -> str:
 
 @dataclass
 class FakeClient:
-    """Scripted replies. `p_yes(messages)` gives the judge's P(Yes)."""
+    """Scripted replies. `p_yes(messages)` gives the judge's P(Yes); `rewrite_cut` is
+    a rewrite reply the token limit stopped, which the real client cannot parse."""
 
     answer: str = "Rankgraph is a framework [1]."
     rewrite: dict[str, Any] = field(default_factory=lambda: {"standalone": "rewritten question"})
+    rewrite_cut: str | None = None
     p_yes: Callable[[Messages], float] = lambda _m: 0.9
     note: str = "Says what rankgraph is."
     calls: list[tuple[str, Messages]] = field(default_factory=list)
@@ -57,6 +66,9 @@ class FakeClient:
         self, messages: Messages, schema: type[BaseModel], **_: Any
     ) -> tuple[BaseModel, Completion]:
         self.calls.append(("structured", messages))
+        if self.rewrite_cut is not None:
+            cut = completion(self.rewrite_cut, messages, finish_reason="length")
+            raise ParseError(f"reply does not match {schema.__name__}", completion=cut)
         reply = {k: v for k, v in self.rewrite.items() if k in schema.model_fields}
         return schema.model_validate(reply), completion(str(reply), messages)
 

@@ -235,6 +235,45 @@ async def test_a_supported_uncited_reply_gets_its_citation_recorded_as_a_repair(
     await pipe.aclose()
 
 
+@pytest.mark.parametrize(
+    ("reply", "queries", "repairs"),
+    [
+        (
+            '{"standalone": "What is the rankgraph engine?", '
+            '"sub_questions": ["What is vLLM?", "Wh',
+            ["engine?", "What is the rankgraph engine?", "What is vLLM?"],
+            ["reply cut at max_tokens=256: kept what it finished (standalone, sub_questions)"],
+        ),
+        (
+            '{"standalone": "What is the rankgraph engine?", "sub_questions": [], '
+            '"hypothetical_answer": "The engine serves a small\\nmodel and',
+            ["engine?", "What is the rankgraph engine?", "The engine serves a small model and"],
+            [
+                "reply cut at max_tokens=256: kept what it finished "
+                "(standalone, sub_questions, hypothetical_answer)"
+            ],
+        ),
+        (
+            '{"standalone": "What is the rank',
+            ["engine?"],
+            ["kept the question: reply did not parse"],
+        ),
+    ],
+    ids=["cut-in-a-sub-question", "cut-in-the-passage", "cut-in-the-question"],
+)
+async def test_a_rewrite_cut_by_the_token_limit_searches_for_what_it_finished(
+    tmp_path: Path, reply: str, queries: list[str], repairs: list[str]
+) -> None:
+    client = FakeClient(rewrite_cut=reply)
+    pipe = pipeline(tmp_path, client, rewrite={"mode": "always", "decompose": True, "expand": True})
+    answer = await pipe.ask("engine?")
+    assert answer.queries == queries
+    rewrite = next(e for e in answer.trace if e.node == "rewrite")
+    assert rewrite.repairs == repairs and rewrite.kind == "llm"
+    assert rewrite.data["finish_reason"] == "length"
+    await pipe.aclose()
+
+
 async def test_decomposition_and_expansion_add_queries_but_keep_the_question(
     tmp_path: Path,
 ) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from rankgraph import rerank
 from rankgraph.agents import Answer, Citation
 from rankgraph.config import load_settings
 from rankgraph.errors import ConfigError
@@ -152,6 +153,22 @@ def test_plain_variant_turns_every_agent_off_and_unknown_names_are_rejected() ->
     assert default.settings.pipeline == base.pipeline
     with pytest.raises(ConfigError, match="unknown variant 'fancy'"):
         variants(base, ["fancy"], [])
+
+
+def test_plain_variant_drops_the_options_of_the_base_configs_reranker() -> None:
+    # a base that tunes its judge: the options belong to pointwise, not to "none"
+    tuned = {"rerank": {"method": "pointwise", "options": {"judge": "answers"}}}
+    base = load_settings()
+    base = base.with_pipeline(base.pipeline.merged(tuned))
+    plain, default = variants(base, ["plain", "default"], [])
+    assert (plain.settings.pipeline.rerank.method, plain.settings.pipeline.rerank.options) == (
+        "none",
+        {},
+    )
+    assert default.settings.pipeline.rerank.options == {"judge": "answers"}
+    rerank.build("none", None, **plain.settings.pipeline.rerank.options)  # raised ConfigError
+    same = base.pipeline.merged({"rerank": {"method": "pointwise", "top_k": 3}})
+    assert same.rerank.options == {"judge": "answers"}  # the same method keeps its options
 
 
 async def test_excluding_retriever_never_returns_the_answer_documents() -> None:

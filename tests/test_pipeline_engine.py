@@ -271,3 +271,45 @@ def test_demo_json_answers_every_sample_question_from_the_shipped_corpus(
     assert len(rows) == len(samples) >= 3
     assert [r["question"] for r in rows] == [s.question for s in samples]
     assert all(r["expected"] and {"answer", "citations", "abstained"} <= r.keys() for r in rows)
+
+
+async def test_eval_answers_gives_a_variant_with_other_llm_settings_its_own_client(
+    rag_settings: Settings, tmp_path: Path
+) -> None:
+    from rankgraph.eval.answers import evaluate, load_qa
+    from rankgraph.eval.variants import variants
+
+    corpus, questions = tmp_path / "corpus.jsonl", tmp_path / "questions.jsonl"
+    docs = [
+        {"id": name.removesuffix(".md"), "title": text.split("\n")[0][2:], "text": text}
+        for name, text in DOCS.items()
+    ]
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    asked = [
+        {"qid": "q1", "question": "Who designed the Analytical Engine?", "answers": ["Babbage"]},
+        {"qid": "q2", "question": "Which river flows through London?", "answers": ["Thames"]},
+    ]
+    for q, doc in zip(asked, ["babbage", "rivers"], strict=True):
+        q["answer_doc_ids"] = [doc]
+    questions.write_text("".join(json.dumps(q) + "\n" for q in asked))
+    # the same pipeline as `plain`, but its [llm] names an endpoint where nothing listens
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_text(
+        f'data_dir = "{rag_settings.data_dir}"\ncache_dir = "{rag_settings.cache_dir}"\n'
+        f'[engine]\npreset = "{rag_settings.engine.preset}"\n'
+        '[llm]\nbase_urls = ["http://127.0.0.1:9/v1"]\nmodel = "nowhere"\nmax_attempts = 1\n'
+        '[pipeline.rewrite]\nmode = "off"\n[pipeline.rerank]\nmethod = "none"\n'
+        '[pipeline.filter]\nmode = "off"\n[pipeline.generate]\nmax_tokens = 32\n'
+    )
+    base = rag_settings.with_pipeline(
+        rag_settings.pipeline.merged({"generate": {"max_tokens": 32}})
+    )
+    chosen = variants(base, ["plain"], [elsewhere])
+    summaries, rows = await evaluate(base, chosen, corpus, load_qa(questions), [], concurrency=2)
+    plain = [r for r in rows if r.variant == "plain"]
+    away = [r for r in rows if r.variant == "elsewhere"]
+    assert [r.error for r in plain] == [None, None] and [r.calls for r in plain] == [1, 1]
+    assert len(away) == 2 and all(
+        r.error and "no reply from http://127.0.0.1:9/v1" in r.error for r in away
+    )
+    assert [s.failures for s in summaries] == [0, 2]
