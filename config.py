@@ -42,6 +42,14 @@ def _xdg(var: str, fallback: str) -> Path:
     return Path(os.environ.get(var) or Path.home() / fallback) / "rankgraph"
 
 
+def _check_preset(value: str) -> str:
+    from rankgraph.engine.presets import PRESETS
+
+    if value not in PRESETS:
+        raise ValueError(f"unknown model preset {value!r}; choose one of {', '.join(PRESETS)}")
+    return value
+
+
 def _check_urls(urls: list[str]) -> list[str]:
     """Each an http(s) URL with a host, e.g. http://127.0.0.1:8000/v1."""
     for url in urls:
@@ -90,11 +98,7 @@ class EngineSettings(_Section):
     @classmethod
     def _known_preset(cls, value: str, info: ValidationInfo) -> str:
         """A typo in the preset must say so, not "no engine running" later."""
-        from rankgraph.engine.presets import PRESETS
-
-        if info.data.get("kind", "embedded") in PRESET_KINDS and value not in PRESETS:
-            raise ValueError(f"unknown model preset {value!r}; choose one of {', '.join(PRESETS)}")
-        return value
+        return _check_preset(value) if info.data.get("kind", "embedded") in PRESET_KINDS else value
 
 
 class LLMSettings(_Section):
@@ -128,6 +132,38 @@ class LLMSettings(_Section):
                 f"backoff_initial_s={self.backoff_initial_s} exceeds "
                 f"backoff_max_s={self.backoff_max_s}"
             )
+        return self
+
+
+class JudgeSettings(_Section):
+    """A second LLM for the relevance judges (the reranker and the filter), for
+    instance a small fast model beside a larger reader. Empty: they use `[llm]`.
+
+    `preset` finds that preset's running embedded engine; `base_urls` (and `model`)
+    name any OpenAI-compatible endpoint. The rest of `[llm]` (key, timeouts, cache)
+    applies to both clients.
+    """
+
+    preset: str | None = Field(default=None, description="An embedded engine preset.")
+    base_urls: list[str] = Field(default_factory=list)
+    model: str | None = Field(default=None, description="Empty: the endpoint's first model.")
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str | None) -> str | None:
+        return None if value is None else _check_preset(value)
+
+    @field_validator("base_urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        return _check_urls(value)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> JudgeSettings:
+        if self.preset and self.base_urls:
+            raise ValueError("set judge.preset or judge.base_urls, not both")
+        if self.model and not (self.preset or self.base_urls):
+            raise ValueError("judge.model needs judge.base_urls (or a judge.preset)")
         return self
 
 
@@ -232,6 +268,7 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache"))
     engine: EngineSettings = Field(default_factory=EngineSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    judge: JudgeSettings = Field(default_factory=JudgeSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     pipeline: PipelineConfig = Field(
         default_factory=PipelineConfig, description="The agent graph's config (pipeline_config)."
@@ -260,6 +297,17 @@ class Settings(BaseSettings):
         E.g. `settings.with_pipeline(settings.pipeline.with_collection("papers"))`.
         """
         return self.model_copy(update={"pipeline": pipeline})
+
+    def for_judge(self) -> Settings | None:
+        """These settings pointed at the judges' own LLM, or None when they share `[llm]`."""
+        judge = self.judge
+        if not (judge.preset or judge.base_urls):
+            return None
+        llm = self.llm.model_copy(update={"base_urls": judge.base_urls, "model": judge.model})
+        engine = self.engine
+        if judge.preset:
+            engine = engine.model_copy(update={"kind": "embedded", "preset": judge.preset})
+        return self.model_copy(update={"llm": llm, "engine": engine})
 
     @property
     def engine_dir(self) -> Path:

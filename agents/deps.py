@@ -31,7 +31,15 @@ class SearchesMany(Protocol):
 
 @dataclass(frozen=True)
 class Deps:
+    """`client` writes (rewrite, notes, the answer); `judge_client`, when set, is the
+    LLM the filter's relevance judges ask (the reranker holds its own client)."""
+
     client: ChatClient
     retriever: SearchesMany
     reranker: Reranker
     config: PipelineConfig
+    judge_client: ChatClient | None = None
+
+    @property
+    def judge(self) -> ChatClient:
+        return self.judge_client or self.client

@@ -129,7 +129,7 @@ async def _scores(
     if not todo:
         return known, []
     config = PointwiseConfig(judge=judge, fusion="none", max_words=deps.config.filter.max_words)
-    result = await PointwiseReranker(deps.client, config).rerank(question, todo)
+    result = await PointwiseReranker(deps.judge, config).rerank(question, todo)
     events = [e.model_copy(update={"node": "filter"}) for e in result.events]
     if result.failures or result.relevance is None or len(result.relevance) < len(todo):
         cause = result.first_error()

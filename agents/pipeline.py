@@ -52,7 +52,7 @@ from rankgraph.agents.inputs import prepare_question
 from rankgraph.agents.state import RAGState, Turn, turn_input
 from rankgraph.aio import BackgroundLoop
 from rankgraph.config import Settings, load_settings
-from rankgraph.errors import InputError, RankgraphError
+from rankgraph.errors import InputError, LLMUnavailable, RankgraphError
 from rankgraph.llm.client import LLMClient
 from rankgraph.llm.protocol import ChatClient
 from rankgraph.pipeline_config import DEFAULT_RERANK_METHOD
@@ -94,7 +94,7 @@ class Pipeline(Runnable[str | PipelineInput, Answer]):
         *,
         checkpoint_path: Path | None = None,
         builder: StateGraph[RAGState, Deps, RAGState, RAGState] | None = None,
-        owned_client: LLMClient | None = None,
+        owned_clients: Sequence[LLMClient] = (),
     ) -> None:
         self.deps = deps
         self.config = deps.config
@@ -107,7 +107,7 @@ class Pipeline(Runnable[str | PipelineInput, Answer]):
         self._open_lock: asyncio.Lock | None = None
         self._background: BackgroundLoop | None = None
         self._background_lock = threading.Lock()
-        self._owned_client = owned_client  # built by from_config: closed with the pipeline
+        self._owned_clients = list(owned_clients)  # built by from_config: closed with it
 
     @classmethod
     def from_config(
@@ -122,11 +122,14 @@ class Pipeline(Runnable[str | PipelineInput, Answer]):
         """Build the client, retriever and reranker the `[pipeline]` config names.
 
         Pass any of them to reuse one (tests, notebooks); the rest come from settings.
+        With a `[judge]` LLM, the reranker and the filter's judges ask it, and
+        everything else asks `client`.
         """
         settings = settings_from(source)
         config = settings.pipeline
+        judging = settings.for_judge()
         method = rerank.method_for(
-            settings.engine.kind,
+            (judging or settings).engine.kind,
             config.rerank.method,
             default=DEFAULT_RERANK_METHOD,
             **config.rerank.options,
@@ -135,21 +138,35 @@ class Pipeline(Runnable[str | PipelineInput, Answer]):
         config = config.model_copy(
             update={"rerank": config.rerank.model_copy(update={"method": method})}
         )
-        owned: LLMClient | None = None
+        owned: list[LLMClient] = []
         if client is None:
-            client = owned = LLMClient.from_settings(settings)
+            client = LLMClient.from_settings(settings)
+            owned.append(client)
+        judge: ChatClient | None = None
+        if judging is not None:
+            try:
+                judge = LLMClient.from_settings(judging)
+            except LLMUnavailable as exc:  # only a preset is looked up: base_urls always are
+                preset = settings.judge.preset
+                raise LLMUnavailable(
+                    f"the judges' LLM, preset {preset!r}, is not running: start it with "
+                    f"`rankgraph engine start --preset {preset}` or set RANKGRAPH_JUDGE__BASE_URLS"
+                ) from exc
+            owned.append(judge)
         if retriever is None:
             from rankgraph.retrieval import Retriever
 
             retriever = Retriever.from_settings(settings, collection=config.collection)
         if reranker is None:
-            reranker = rerank.build(method, client, **config.rerank.options)
-        deps = Deps(client=client, retriever=retriever, reranker=reranker, config=config)
+            reranker = rerank.build(method, judge or client, **config.rerank.options)
+        deps = Deps(
+            client=client, retriever=retriever, reranker=reranker, config=config, judge_client=judge
+        )
         return cls(
             deps,
             checkpoint_path=settings.data_dir / "threads.sqlite",
             builder=builder,
-            owned_client=owned,
+            owned_clients=owned,
         )
 
     # -- the graph -------------------------------------------------------------------
@@ -339,8 +356,8 @@ class Pipeline(Runnable[str | PipelineInput, Answer]):
             await self._saver.conn.close()
             self._saver = self._saved = None
             self._saver_loop = None
-        if self._owned_client is not None:
-            await self._owned_client.close()
+        for client in self._owned_clients:
+            await client.close()
 
     def close(self) -> None:
         """Close the checkpoint and the client; required after `invoke` or `batch`."""
@@ -348,7 +365,7 @@ class Pipeline(Runnable[str | PipelineInput, Answer]):
             self._background.run(self.aclose())
             self._background.close()
             self._background = None
-        elif self._saver is not None or self._owned_client is not None:
+        elif self._saver is not None or self._owned_clients:
             asyncio.run(self.aclose())
 
     async def __aenter__(self) -> Pipeline:

@@ -44,10 +44,11 @@ def reranker_for(state: ServerState, name: str) -> Reranker:
         )
     if profile is None and name == state.pipeline.deps.reranker.name:
         built = state.pipeline.deps.reranker
-    elif profile is None:
-        built = rerank.build(name, state.client)
+    elif profile is None:  # the judges' LLM: `[judge]` when set, else `[llm]`
+        built = rerank.build(name, state.pipeline.deps.judge)
     else:
-        built = rerank.build(profile.get("method", ""), state.client, **profile.get("options", {}))
+        judge = state.pipeline.deps.judge
+        built = rerank.build(profile.get("method", ""), judge, **profile.get("options", {}))
     state.rerankers[name] = built
     return built
 

@@ -28,7 +28,14 @@ from rankgraph.prompts.passages import REDACTED, fenced_list, masked
 from rankgraph.rerank.base import RerankResult
 from rankgraph.schema import Passage
 from rankgraph.trace import TraceEvent
-from tests.agents_fixtures import CORPUS, FakeClient, IdentityReranker, deps, prompt_text
+from tests.agents_fixtures import (
+    CORPUS,
+    FakeClient,
+    IdentityReranker,
+    KeywordRetriever,
+    deps,
+    prompt_text,
+)
 
 
 def pipeline(tmp_path: Path, client: FakeClient | None = None, **config: object) -> Pipeline:
@@ -637,3 +644,13 @@ async def test_a_retried_stream_answers_from_the_reply_that_counts(
     generate = next(e for e in answer.trace if e.node == "generate" and e.kind == "llm")
     assert any("cut by a retried call" in r for r in generate.repairs) is cut
     assert (shown == answer.answer) is not cut
+
+
+def test_a_judge_preset_that_is_not_running_is_named_with_the_command_that_starts_it(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(
+        data_dir=tmp_path, cache_dir=tmp_path, judge={"preset": "qwen2.5-1.5b"}
+    )
+    with pytest.raises(LLMUnavailable, match=r"`rankgraph engine start --preset qwen2.5-1.5b`"):
+        Pipeline.from_config(settings, client=FakeClient(), retriever=KeywordRetriever(CORPUS))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rankgraph.config import load_settings
+from rankgraph.config import JudgeSettings, load_settings
 from rankgraph.errors import ConfigError
 from rankgraph.rerank import METHODS, build
 
@@ -123,3 +123,26 @@ def test_chunk_overlap_must_be_smaller_than_the_chunk() -> None:
         ConfigError, match="chunk_overlap=200 must be smaller than chunk_tokens=100"
     ):
         load_settings(retrieval={"chunk_tokens": 100, "chunk_overlap": 200})
+
+
+def test_a_judge_llm_is_a_preset_or_endpoints_and_points_only_the_judges_elsewhere() -> None:
+    main = load_settings(llm={"base_urls": ["http://reader:8000/v1"], "model": "big"})
+    assert main.for_judge() is None  # no [judge]: the judges ask [llm]
+    by_preset = main.model_copy(update={"judge": JudgeSettings(preset="qwen2.5-0.5b")})
+    judging = by_preset.for_judge()
+    assert judging is not None
+    # found through the preset's running engine, not the reader's endpoint
+    assert (judging.llm.base_urls, judging.llm.model) == ([], None)
+    assert (judging.engine.kind, judging.engine.preset) == ("embedded", "qwen2.5-0.5b")
+    assert judging.llm.timeout_s == main.llm.timeout_s and judging.pipeline == main.pipeline
+    served = load_settings(judge={"base_urls": ["http://judge:8000/v1"], "model": "small"})
+    judging = served.for_judge()
+    assert judging is not None
+    assert (judging.llm.base_urls, judging.llm.model) == (["http://judge:8000/v1"], "small")
+    for bad, match in [
+        ({"preset": "gpt-9"}, "unknown model preset 'gpt-9'"),
+        ({"preset": "qwen2.5-0.5b", "base_urls": ["http://j:1/v1"]}, "not both"),
+        ({"model": "small"}, "judge.model needs judge.base_urls"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            load_settings(judge=bad)

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rankgraph.agents import Pipeline, PipelineConfig
-from rankgraph.config import Settings
+from rankgraph.config import JudgeSettings, Settings
 from rankgraph.engine import EngineState
 from rankgraph.llm import LLMClient
 from rankgraph.retrieval import Store, index_paths
@@ -313,3 +313,28 @@ async def test_eval_answers_gives_a_variant_with_other_llm_settings_its_own_clie
         r.error and "no reply from http://127.0.0.1:9/v1" in r.error for r in away
     )
     assert [s.failures for s in summaries] == [0, 2]
+
+
+async def test_a_judge_llm_of_its_own_scores_passages_while_the_reader_answers(
+    rag_settings: Settings, llm: LLMClient, engine: EngineState
+) -> None:
+    # the same engine under another name, so every call's trace shows which client made it
+    reader_url = engine.endpoints()[0]
+    judge_url = reader_url.replace("127.0.0.1", "localhost")
+    assert judge_url != reader_url
+    settings = rag_settings.model_copy(
+        update={
+            "judge": JudgeSettings(base_urls=[judge_url], model=engine.model),
+            "llm": rag_settings.llm.model_copy(update={"api_key": engine.api_key or "EMPTY"}),
+        }
+    )
+    async with Pipeline.from_config(settings, client=llm) as pipe:
+        answer = await pipe.ask("Who designed the Analytical Engine?")
+    calls = [e for e in answer.trace if e.kind == "llm"]
+    by_node = {
+        node: {e.data["base_url"] for e in calls if e.node == node}
+        for node in ("rerank", "generate")
+    }
+    assert by_node["rerank"] == {judge_url}  # the pointwise judge, one call per passage
+    assert by_node["generate"] == {reader_url}
+    assert {e.data["base_url"] for e in calls if e.node == "filter"} <= {judge_url}
