@@ -199,7 +199,6 @@ async def run_variant(
 
 
 async def evaluate(
-    base: Settings,
     chosen: Sequence[Variant],
     corpus: Path,
     answerable: Sequence[QA],
@@ -209,24 +208,23 @@ async def evaluate(
 ) -> tuple[list[VariantSummary], list[QuestionResult]]:
     """Index `corpus` (once), run each variant over the same questions, score.
 
-    A variant whose `[llm]` or `[engine]` settings differ from the base (another
-    model, preset or endpoint) gets a client of its own, so one run can compare,
+    Variants share a client when their `[llm]` and `[engine]` settings agree; one
+    with another model, preset or endpoint gets its own, so one run can compare,
     say, the 0.5B graph with the 1.5B plain chain. Every client is built before
     any question is asked: an engine that is not running fails the run at once.
     """
     summaries: list[VariantSummary] = []
     rows: list[QuestionResult] = []
+    by_endpoint: dict[str, LLMClient] = {}  # one client per distinct [llm] + [engine]
     clients: list[LLMClient] = []
     total = len(answerable) + len(unanswerable)
     try:
-        shared: LLMClient | None = None
         for variant in chosen:
             settings = variant.settings
-            if (settings.llm, settings.engine) != (base.llm, base.engine):
-                clients.append(LLMClient.from_settings(settings))
-            else:
-                shared = shared or LLMClient.from_settings(base)
-                clients.append(shared)
+            key = settings.llm.model_dump_json() + settings.engine.model_dump_json()
+            if key not in by_endpoint:
+                by_endpoint[key] = LLMClient.from_settings(settings)
+            clients.append(by_endpoint[key])
         for variant, client in zip(chosen, clients, strict=True):
             collection = await asyncio.to_thread(index_corpus, variant.settings, corpus)
             settings = variant.settings
@@ -242,7 +240,7 @@ async def evaluate(
             summaries.append(summarize(variant.name, got, top_k, wall))
             rows.extend(got)
     finally:
-        for client in {id(c): c for c in clients}.values():
+        for client in by_endpoint.values():
             await client.close()
     return with_paired(summaries, rows), rows
 
@@ -398,7 +396,7 @@ def eval_answers(
         chosen = variants(base, names, config or [])
         hidden = [qa for qa in qas[:unanswerable] if qa.answer_doc_ids]
         summaries, rows = asyncio.run(
-            evaluate(base, chosen, corpus, qas, hidden, concurrency=concurrency)
+            evaluate(chosen, corpus, qas, hidden, concurrency=concurrency)
         )
     if jsonl is not None:
         write_jsonl(rows, jsonl)

@@ -305,7 +305,7 @@ async def test_eval_answers_gives_a_variant_with_other_llm_settings_its_own_clie
         rag_settings.pipeline.merged({"generate": {"max_tokens": 32}})
     )
     chosen = variants(base, ["plain"], [elsewhere])
-    summaries, rows = await evaluate(base, chosen, corpus, load_qa(questions), [], concurrency=2)
+    summaries, rows = await evaluate(chosen, corpus, load_qa(questions), [], concurrency=2)
     plain = [r for r in rows if r.variant == "plain"]
     away = [r for r in rows if r.variant == "elsewhere"]
     assert [r.error for r in plain] == [None, None] and [r.calls for r in plain] == [1, 1]
