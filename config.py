@@ -139,12 +139,16 @@ class JudgeSettings(_Section):
     """A second LLM for the relevance judges (the reranker and the filter), for
     instance a small fast model beside a larger reader. Empty: they use `[llm]`.
 
-    `preset` finds that preset's running embedded engine; `base_urls` (and `model`)
-    name any OpenAI-compatible endpoint. The rest of `[llm]` (key, timeouts, cache)
-    applies to both clients.
+    `preset` finds that preset's running engine, of `kind` (empty: `[engine].kind`
+    when it runs presets, else embedded); `base_urls` (and `model`) name any
+    OpenAI-compatible endpoint. The rest of `[llm]` (key, timeouts, cache) applies to
+    both clients.
     """
 
-    preset: str | None = Field(default=None, description="An embedded engine preset.")
+    preset: str | None = Field(default=None, description="A running engine's preset.")
+    kind: EngineKind | None = Field(
+        default=None, description="The preset's engine: embedded | llamacpp."
+    )
     base_urls: list[str] = Field(default_factory=list)
     model: str | None = Field(default=None, description="Empty: the endpoint's first model.")
 
@@ -164,6 +168,11 @@ class JudgeSettings(_Section):
             raise ValueError("set judge.preset or judge.base_urls, not both")
         if self.model and not (self.preset or self.base_urls):
             raise ValueError("judge.model needs judge.base_urls (or a judge.preset)")
+        if self.kind is not None and not self.preset:
+            raise ValueError("judge.kind needs judge.preset")
+        if self.kind is not None and self.kind not in PRESET_KINDS:
+            kinds = " or ".join(sorted(PRESET_KINDS))
+            raise ValueError(f"judge.kind must be {kinds}: a preset runs on those")
         return self
 
 
@@ -306,7 +315,8 @@ class Settings(BaseSettings):
         llm = self.llm.model_copy(update={"base_urls": judge.base_urls, "model": judge.model})
         engine = self.engine
         if judge.preset:
-            engine = engine.model_copy(update={"kind": "embedded", "preset": judge.preset})
+            kind = judge.kind or (engine.kind if engine.kind in PRESET_KINDS else "embedded")
+            engine = engine.model_copy(update={"kind": kind, "preset": judge.preset})
         return self.model_copy(update={"llm": llm, "engine": engine})
 
     @property

@@ -147,10 +147,12 @@ class Pipeline(Runnable[str | PipelineInput, Answer]):
             try:
                 judge = LLMClient.from_settings(judging)
             except LLMUnavailable as exc:  # only a preset is looked up: base_urls always are
-                preset = settings.judge.preset
+                engine = judging.engine
+                kind = "" if engine.kind == "embedded" else f" --kind {engine.kind}"
                 raise LLMUnavailable(
-                    f"the judges' LLM, preset {preset!r}, is not running: start it with "
-                    f"`rankgraph engine start --preset {preset}` or set RANKGRAPH_JUDGE__BASE_URLS"
+                    f"the judges' LLM, {engine.kind} preset {engine.preset!r}, is not running: "
+                    f"start it with `rankgraph engine start --preset {engine.preset}{kind}` "
+                    "or set RANKGRAPH_JUDGE__BASE_URLS"
                 ) from exc
             owned.append(judge)
         if retriever is None:

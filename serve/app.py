@@ -141,33 +141,40 @@ async def health(request: Request) -> dict[str, Any]:
 
 
 async def ready(request: Request) -> Response:
-    """Engine reachable and collection present (with passages): ready to answer."""
+    """Every LLM endpoint reachable (the judges' too, when `[judge]` names its own) and
+    the collection present with passages: ready to answer."""
     state = server_state(request)
-    engine = await _engine_reachable(state)
+    engine = await _unreachable(state.client)
+    judge_client = state.pipeline.deps.judge_client
+    judge = await _unreachable(judge_client) if isinstance(judge_client, LLMClient) else None
     try:
         passages = await asyncio.to_thread(state.retriever.count)
     except RankgraphError as exc:
         log.warning("collection check failed: %s", exc)
         passages = 0
     checks = {"engine": engine is None, "collection": passages > 0}
+    body: dict[str, Any] = {"engine": engine or "reachable"}
+    if isinstance(judge_client, LLMClient):
+        checks["judge"] = judge is None
+        body["judge"] = judge or "reachable"
     body = {
         "status": "ready" if all(checks.values()) else "not_ready",
         "checks": checks,
-        "engine": engine or "reachable",
+        **body,
         "collection": state.collection,
         "passages": passages,
     }
     return JSONResponse(body, status_code=200 if all(checks.values()) else 503)
 
 
-async def _engine_reachable(state: ServerState) -> str | None:
-    """None when every endpoint lists its models, else what failed."""
-    if not state.client.base_urls:
+async def _unreachable(client: LLMClient) -> str | None:
+    """None when every endpoint of `client` lists its models, else what failed."""
+    if not client.base_urls:
         return "no LLM endpoint configured"
     # the client's key: the discovered engine's per-start key, else llm.api_key
-    headers = {"Authorization": f"Bearer {state.client.settings.api_key}"}
+    headers = {"Authorization": f"Bearer {client.settings.api_key}"}
     async with httpx.AsyncClient(timeout=3.0, headers=headers) as http:
-        for url in state.client.base_urls:
+        for url in client.base_urls:
             try:
                 (await http.get(f"{url}/models")).raise_for_status()
             except httpx.HTTPError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import statistics
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -646,11 +647,19 @@ async def test_a_retried_stream_answers_from_the_reply_that_counts(
     assert (shown == answer.answer) is not cut
 
 
+@pytest.mark.parametrize(
+    ("judge", "command"),
+    [
+        ({"preset": "qwen2.5-1.5b"}, "`rankgraph engine start --preset qwen2.5-1.5b`"),
+        (
+            {"preset": "qwen2.5-1.5b", "kind": "llamacpp"},
+            "`rankgraph engine start --preset qwen2.5-1.5b --kind llamacpp`",
+        ),
+    ],
+)
 def test_a_judge_preset_that_is_not_running_is_named_with_the_command_that_starts_it(
-    tmp_path: Path,
+    tmp_path: Path, judge: dict[str, str], command: str
 ) -> None:
-    settings = load_settings(
-        data_dir=tmp_path, cache_dir=tmp_path, judge={"preset": "qwen2.5-1.5b"}
-    )
-    with pytest.raises(LLMUnavailable, match=r"`rankgraph engine start --preset qwen2.5-1.5b`"):
+    settings = load_settings(data_dir=tmp_path, cache_dir=tmp_path, judge=judge)
+    with pytest.raises(LLMUnavailable, match=re.escape(command)):
         Pipeline.from_config(settings, client=FakeClient(), retriever=KeywordRetriever(CORPUS))

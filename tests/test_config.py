@@ -143,6 +143,30 @@ def test_a_judge_llm_is_a_preset_or_endpoints_and_points_only_the_judges_elsewhe
         ({"preset": "gpt-9"}, "unknown model preset 'gpt-9'"),
         ({"preset": "qwen2.5-0.5b", "base_urls": ["http://j:1/v1"]}, "not both"),
         ({"model": "small"}, "judge.model needs judge.base_urls"),
+        ({"kind": "llamacpp"}, "judge.kind needs judge.preset"),
+        ({"preset": "qwen2.5-0.5b", "kind": "vllm"}, "judge.kind must be embedded or llamacpp"),
     ]:
         with pytest.raises(ConfigError, match=match):
             load_settings(judge=bad)
+
+
+@pytest.mark.parametrize(
+    ("engine_kind", "judge_kind", "found_as"),
+    [
+        ("embedded", None, "embedded"),
+        ("llamacpp", None, "llamacpp"),  # a llama.cpp machine runs its judge there too
+        ("external", None, "embedded"),  # no preset of its own to follow
+        ("embedded", "llamacpp", "llamacpp"),
+        ("llamacpp", "embedded", "embedded"),
+    ],
+)
+def test_a_judge_preset_is_looked_up_on_the_engine_kind_it_runs_on(
+    engine_kind: str, judge_kind: str | None, found_as: str
+) -> None:
+    engine = {"kind": engine_kind} | (
+        {"base_urls": ["http://reader:8000/v1"]} if engine_kind == "external" else {}
+    )
+    judge = {"preset": "qwen2.5-0.5b"} | ({"kind": judge_kind} if judge_kind else {})
+    judging = load_settings(engine=engine, judge=judge).for_judge()
+    assert judging is not None
+    assert (judging.engine.kind, judging.engine.preset) == (found_as, "qwen2.5-0.5b")

@@ -5,6 +5,7 @@ real engine cannot produce on demand). The run's partial trace is still stored."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from openai import APIError, AsyncOpenAI, InternalServerError
 from rankgraph.config import load_settings
 from rankgraph.retrieval import Store, index_paths
 from tests.scripted_server import error_reply, serve
-from tests.serve_fixtures import running_server, write_config, write_docs
+from tests.serve_fixtures import free_port, running_server, write_config, write_docs
 
 COLLECTION = "serve-faults"
 MODEL = f"rankgraph/{COLLECTION}"
@@ -83,3 +84,28 @@ async def test_engine_failure_mid_stream_is_an_error_event_then_done(failing_ser
         raw = await http.post(f"{failing_server}/v1/chat/completions", json=body, timeout=60)
     events = [line for line in raw.text.splitlines() if line.startswith("data: ")]
     assert '"error"' in events[-2] and events[-1] == "data: [DONE]"
+
+
+def test_ready_probes_the_judges_own_endpoint_too(tmp_path: Path) -> None:
+    """`[judge]` with endpoints of its own: /ready fails, naming the judge's URL, when
+    they are down though the answering engine is up."""
+    data_dir = tmp_path / "data"
+    settings = load_settings(None, data_dir=data_dir)
+    index_paths(Store.from_settings(settings, COLLECTION), [write_docs(tmp_path / "docs")])
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    with serve([error_reply(500, "not asked")]) as engine:
+        config = write_config(
+            tmp_path / "rankgraph.toml",
+            {
+                "data_dir": data_dir,
+                "llm": {"base_urls": [engine.base_url], "max_attempts": 1},
+                "judge": {"base_urls": [dead], "model": "judge-model"},
+                "pipeline": {"collection": COLLECTION, "rerank": {"method": "pointwise"}},
+            },
+        )
+        with running_server(config, tmp_path) as base:
+            ready = httpx.get(f"{base}/ready")
+    assert ready.status_code == 503, ready.text
+    body = ready.json()
+    assert body["checks"] == {"engine": True, "collection": True, "judge": False}
+    assert body["engine"] == "reachable" and body["judge"].startswith(f"{dead}: ConnectError")
