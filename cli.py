@@ -113,6 +113,10 @@ EVAL_COMMANDS = {
         "rankgraph.eval.retrieval:eval_retrieval",
         "Answer recall@k of dense, BM25 and hybrid retrieval; indexing and query speed.",
     ),
+    "candidates": Lazy(
+        "rankgraph.eval.candidates:eval_candidates",
+        "Write a QA set's first-stage passages and answer-document qrels for `eval rerank`.",
+    ),
     "rerank": Lazy(
         "rankgraph.eval.rerank_command:eval_rerank",
         "Rerank a judged candidate list and compare with its input order: quality and cost.",

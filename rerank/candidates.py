@@ -2,6 +2,9 @@
 
     {"qid": "1", "query": "…", "candidates": [{"docid": "d1", "text": "…", "score": 12.3}]}
 
+A candidate may carry its document's `"title"` (BEIR corpora and rankgraph's own
+passages have one): the prompts show it before the text, as in the pipeline.
+
 Why strict here: everything after this costs LLM calls. A NaN score, a duplicate id
 or a broken line found after the calls were paid for wastes them, so the whole file
 is checked first and every bad line is reported with its number. Numeric ids (as
@@ -19,7 +22,10 @@ from rankgraph.errors import InputError
 from rankgraph.schema import Passage
 
 MAX_REPORTED = 20  # bad lines listed in one error; the count covers the rest
-_SHAPE = '{"qid": str, "query": str, "candidates": [{"docid": str, "text": str, "score": float}]}'
+_SHAPE = (
+    '{"qid": str, "query": str, "candidates": '
+    '[{"docid": str, "text": str, "score": float, "title": str (optional)}]}'
+)
 
 
 class _Candidate(BaseModel):
@@ -27,6 +33,7 @@ class _Candidate(BaseModel):
 
     docid: str = Field(min_length=1)
     text: str
+    title: str | None = None
     score: float | None = Field(default=None, allow_inf_nan=False)
 
 
@@ -108,7 +115,9 @@ def load_candidates(
                 continue
             qids[line.qid] = lineno
             kept = line.candidates[:depth] if depth is not None else line.candidates
-            passages = tuple(Passage(id=c.docid, text=c.text, score=c.score) for c in kept)
+            passages = tuple(
+                Passage(id=c.docid, text=c.text, title=c.title, score=c.score) for c in kept
+            )
             queries.append(Query(qid=line.qid, text=line.query, passages=passages))
     if problems:
         more = len(problems) - MAX_REPORTED

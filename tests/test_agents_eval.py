@@ -103,6 +103,16 @@ def test_variants_with_different_top_k_share_one_table() -> None:
     rows = [score_answer("v", QUESTION, True, _answered(), Stages(retrieved=["paris"]))]
     top5 = summarize("top5", rows, top_k=5, wall_s=1.0)
     top3 = summarize("top3", rows, top_k=3, wall_s=1.0)
+    # the first passage, which a small reader answers from, and all it reads
+    assert list(top5.recall) == [
+        "retrieve@k",
+        "retrieve@1",
+        "retrieve@5",
+        "rerank@1",
+        "rerank@5",
+        "kept",
+    ]
+    assert top5.recall["retrieve@1"] == 1.0 and top5.recall["rerank@1"] == 0.0
     console = Console(record=True, width=200)
     render([top5, top3], console)
     lines = console.export_text().splitlines()

@@ -10,6 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from rankgraph.errors import InputError
+from rankgraph.eval.candidates import eval_candidates
+from rankgraph.eval.rerank import read_qrels
 from rankgraph.eval.retrieval import (
     distinct_docs,
     eval_collection_name,
@@ -19,6 +21,7 @@ from rankgraph.eval.retrieval import (
     percentile,
     recall_at,
 )
+from rankgraph.rerank.candidates import load_candidates
 from tests.retrieval_fixtures import make_settings, questions_for, write_corpus_slice
 
 
@@ -87,3 +90,33 @@ def test_a_second_eval_of_the_same_corpus_reuses_its_index(
 def test_eval_rejects_a_missing_corpus_with_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="corpus file not found"):
         evaluate(make_settings(tmp_path), tmp_path / "nope.jsonl", tmp_path / "q.jsonl")
+
+
+def test_a_qa_set_becomes_candidates_and_qrels_that_eval_rerank_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus, questions = _fixture_files(tmp_path)
+    monkeypatch.setenv("RANKGRAPH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "task"
+    app = typer.Typer()
+    app.command()(eval_candidates)
+    args = ["--corpus", str(corpus), "--questions", str(questions), "--out", str(out), "-k", "8"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    asked = [json.loads(line) for line in questions.read_text().splitlines()]
+    queries = load_candidates(out / "candidates.jsonl")
+    assert [q.qid for q in queries] == [q["qid"] for q in asked]
+    assert all(len(q.passages) == 8 and all(p.title for p in q.passages) for q in queries)
+    # every candidate is judged: 2 for a passage of an answer document, else 0
+    qrels = read_qrels(out / "qrels.txt")
+    assert len(qrels) == 8 * len(queries)
+    corpus_titles = {d["title"]: d["id"] for d in map(json.loads, corpus.read_text().splitlines())}
+    gold = {q["qid"]: set(q["answer_doc_ids"]) for q in asked}
+    title = {(q.qid, p.id): p.title for q in queries for p in q.passages}
+    for qrel in qrels:
+        in_gold = corpus_titles[title[qrel.query_id, qrel.doc_id]] in gold[qrel.query_id]
+        assert qrel.relevance == (2 if in_gold else 0)
+    found = sum(any(r.relevance for r in qrels if r.query_id == q.qid) for q in queries)
+    assert f"{len(queries)} questions ({found} with an answer document" in result.stdout
+    assert found >= len(queries) // 2  # hybrid retrieval finds most in a 40-document corpus

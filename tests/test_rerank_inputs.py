@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from rankgraph.cli import app
 from rankgraph.errors import InputError
 from rankgraph.eval import rerank as ev
+from rankgraph.prompts.passages import body
 from rankgraph.rerank.candidates import load_candidates
 
 DEAD = "http://127.0.0.1:9/v1"
@@ -43,6 +44,14 @@ def test_numeric_qids_and_docids_are_read_as_text(tmp_path: Path) -> None:
     queries = load_candidates(candidates(tmp_path / "c.jsonl", good(1103812, (8, 9))))
     assert queries[0].qid == "1103812"
     assert [p.id for p in queries[0].passages] == ["8", "9"]
+
+
+def test_a_candidates_title_reaches_the_prompt_before_its_text(tmp_path: Path) -> None:
+    line = good()
+    line["candidates"] = [{"docid": "a", "text": "He won in 1901.", "title": "Wilhelm Röntgen"}]
+    passage = load_candidates(candidates(tmp_path / "c.jsonl", line))[0].passages[0]
+    assert passage.title == "Wilhelm Röntgen"
+    assert body(passage, 100)[0] == "Wilhelm Röntgen. He won in 1901."
 
 
 @pytest.mark.parametrize("score", ["NaN", "Infinity", "-Infinity", "1e999"])
