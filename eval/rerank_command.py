@@ -219,7 +219,9 @@ def comparison_table(reports: list[ev.EvalReport]) -> Table:
         f"({first.judged_queries} judged); p: paired randomization test on per-query "
         "nDCG@10 vs input order (t-test in brackets)"
     )
-    for name in ("method", "nDCG@10", "Δ", "p", "MRR@10", "calls", "prompt tok", "compl. tok"):
+    # nDCG@1: is the first passage relevant; what a reader that leans on it gets
+    columns = ("method", "nDCG@10", "Δ", "p", "nDCG@1", "MRR@10", "calls", "prompt tok")
+    for name in (*columns, "compl. tok"):
         table.add_column(name, justify="left" if name == "method" else "right")
     table.add_column("wall s", justify="right")
     table.add_row(
@@ -227,6 +229,7 @@ def comparison_table(reports: list[ev.EvalReport]) -> Table:
         f"{first.input['nDCG@10']:.4f}",
         "",
         "",
+        f"{first.input['nDCG@1']:.4f}",
         f"{first.input['MRR@10']:.4f}",
         "0",
         "0",
@@ -241,6 +244,7 @@ def comparison_table(reports: list[ev.EvalReport]) -> Table:
             f"{ndcg:.4f}",
             f"{ndcg - r.input['nDCG@10']:+.4f}",
             _p_text(r),
+            f"{r.reranked['nDCG@1']:.4f}",
             f"{r.reranked['MRR@10']:.4f}",
             f"{usage.calls:,}",
             f"{usage.prompt_tokens:,}",

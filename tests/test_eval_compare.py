@@ -139,6 +139,10 @@ def test_comparison_table_has_the_input_row_and_one_row_per_method(
     text = console.export_text()
     assert "input order" in text and "reverse:again" in text
     assert "+0.5000" in text and "600" in text  # Δ nDCG@10 and prompt tokens
+    header = next(line for line in text.splitlines() if line.startswith("┃ method"))
+    assert "nDCG@1 " in header  # the first passage: what a small reader answers from
+    row = next(line for line in text.splitlines() if line.startswith("│ input order"))
+    assert f"{reversed_report.input['nDCG@1']:.4f}" in row
 
 
 def test_plot_writes_png_and_svg_with_the_front(
