@@ -72,6 +72,16 @@ def load_qa(path: Path, split: Split = "all", limit: int | None = None) -> list[
     return chosen[:limit] if limit is not None else chosen
 
 
+def qa_task(corpus: Path, questions: Path, split: str, limit: int | None) -> list[QA]:
+    """The questions a command runs on, after checking its --split and --corpus."""
+    chosen = next((s for s in SPLITS if s == split), None)
+    if chosen is None:
+        raise InputError(f"--split must be dev, test or all, not {split!r}")
+    if not corpus.is_file():
+        raise InputError(f"corpus file not found: {corpus}")
+    return load_qa(questions, chosen, limit)
+
+
 def index_corpus(settings: Settings, corpus: Path) -> str:
     """Index `corpus` once (the collection is named after its content and chunking)."""
     from rankgraph.eval.retrieval import eval_collection_name, file_digest
@@ -385,12 +395,7 @@ def eval_answers(
     """
     console = Console(stderr=True) if json_out else Console()
     with exit_on_error():
-        chosen_split = next((s for s in SPLITS if s == split), None)
-        if chosen_split is None:
-            raise InputError(f"--split must be dev, test or all, not {split!r}")
-        if not corpus.is_file():
-            raise InputError(f"corpus file not found: {corpus}")
-        qas = load_qa(questions, chosen_split, limit)
+        qas = qa_task(corpus, questions, split, limit)
         base = load_settings()
         names = variant or ([] if config else ["plain", "default"])
         chosen = variants(base, names, config or [])

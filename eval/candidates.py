@@ -24,7 +24,7 @@ import typer
 from rankgraph.choices import RetrievalMode
 from rankgraph.config import load_settings
 from rankgraph.errors import InputError
-from rankgraph.eval.answers import SPLITS, index_corpus, load_qa
+from rankgraph.eval.answers import index_corpus, qa_task
 from rankgraph.eval.qa_scoring import QA, doc_ids
 from rankgraph.eval.rerank import CANDIDATES_FILE, QRELS_FILE
 from rankgraph.retrieval import Retriever
@@ -88,12 +88,7 @@ def eval_candidates(
 ) -> None:
     """Write a QA set's first-stage passages and answer-document qrels for `eval rerank`."""
     with exit_on_error():
-        chosen = next((s for s in SPLITS if s == split), None)
-        if chosen is None:
-            raise InputError(f"--split must be dev, test or all, not {split!r}")
-        if not corpus.is_file():
-            raise InputError(f"corpus file not found: {corpus}")
-        qas = [qa for qa in load_qa(questions, chosen, limit) if qa.answer_doc_ids]
+        qas = [qa for qa in qa_task(corpus, questions, split, limit) if qa.answer_doc_ids]
         if not qas:
             raise InputError(f"no question in {questions} names an answer document")
         settings = load_settings(config)

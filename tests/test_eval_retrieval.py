@@ -120,3 +120,23 @@ def test_a_qa_set_becomes_candidates_and_qrels_that_eval_rerank_reads(
     found = sum(any(r.relevance for r in qrels if r.query_id == q.qid) for q in queries)
     assert f"{len(queries)} questions ({found} with an answer document" in result.stdout
     assert found >= len(queries) // 2  # hybrid retrieval finds most in a 40-document corpus
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"--split": "half"}, "--split must be dev, test or all, not 'half'"),
+        ({"--corpus": "nope.jsonl"}, "corpus file not found: nope.jsonl"),
+    ],
+)
+def test_eval_candidates_names_a_bad_split_or_corpus_before_indexing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, str], error: str
+) -> None:
+    corpus, questions = _fixture_files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    options = {"--corpus": str(corpus), "--questions": str(questions), "--out": "task"}
+    app = typer.Typer()
+    app.command()(eval_candidates)
+    result = CliRunner().invoke(app, [x for kv in (options | change).items() for x in kv])
+    assert result.exit_code != 0 and error in result.output
+    assert not (tmp_path / "task").exists()
