@@ -144,23 +144,21 @@ async def ready(request: Request) -> Response:
     """Every LLM endpoint reachable (the judges' too, when `[judge]` names its own) and
     the collection present with passages: ready to answer."""
     state = server_state(request)
-    engine = await _unreachable(state.client)
-    judge_client = state.pipeline.deps.judge_client
-    judge = await _unreachable(judge_client) if isinstance(judge_client, LLMClient) else None
+    clients: dict[str, LLMClient] = {"engine": state.client}
+    judge = state.pipeline.deps.judge_client
+    if isinstance(judge, LLMClient):  # `[judge]` names an LLM of its own
+        clients["judge"] = judge
+    failed = {name: await _unreachable(client) for name, client in clients.items()}
     try:
         passages = await asyncio.to_thread(state.retriever.count)
     except RankgraphError as exc:
         log.warning("collection check failed: %s", exc)
         passages = 0
-    checks = {"engine": engine is None, "collection": passages > 0}
-    body: dict[str, Any] = {"engine": engine or "reachable"}
-    if isinstance(judge_client, LLMClient):
-        checks["judge"] = judge is None
-        body["judge"] = judge or "reachable"
+    checks = {name: error is None for name, error in failed.items()} | {"collection": passages > 0}
     body = {
         "status": "ready" if all(checks.values()) else "not_ready",
         "checks": checks,
-        **body,
+        **{name: error or "reachable" for name, error in failed.items()},
         "collection": state.collection,
         "passages": passages,
     }
