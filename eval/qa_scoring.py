@@ -24,7 +24,7 @@ import statistics
 import string
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -191,20 +191,19 @@ def summarize(
     precision = [_mean([float(h) for h in r.cited_hold_answer]) for r in answerable if r.citations]
     recall_pool = [r for r in answerable if r.contains and r.kept_hold_answer]
     citation_recall = [float(any(r.cited_hold_answer)) for r in recall_pool]
+
+    def found(stage: Callable[[Stages], list[str]], k: int | None = None) -> float:
+        return _mean([stage_hit(stage(r.stages), r.answer_doc_ids, k) for r in answerable])
+
     # @1: the passage the reader is shown first, which a small reader answers from
     # (docs/benchmarks.md, session 8); @top_k: all it is shown
+    cuts = dict.fromkeys((1, top_k))
     recall = {
-        "retrieve@k": _mean([stage_hit(r.stages.retrieved, r.answer_doc_ids) for r in answerable])
+        "retrieve@k": found(lambda s: s.retrieved),
+        **{f"retrieve@{k}": found(lambda s: s.retrieved, k) for k in cuts},
+        **{f"rerank@{k}": found(lambda s: s.reranked, k) for k in cuts},
+        "kept": found(lambda s: s.kept),
     }
-    for k in dict.fromkeys((1, top_k)):
-        recall[f"retrieve@{k}"] = _mean(
-            [stage_hit(r.stages.retrieved, r.answer_doc_ids, k) for r in answerable]
-        )
-    for k in dict.fromkeys((1, top_k)):
-        recall[f"rerank@{k}"] = _mean(
-            [stage_hit(r.stages.reranked, r.answer_doc_ids, k) for r in answerable]
-        )
-    recall["kept"] = _mean([stage_hit(r.stages.kept, r.answer_doc_ids) for r in answerable])
     return VariantSummary(
         variant=variant,
         answerable=len(answerable),
