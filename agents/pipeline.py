@@ -147,12 +147,12 @@ class Pipeline(Runnable[str | PipelineInput, Answer]):
             try:
                 judge = LLMClient.from_settings(judging)
             except LLMUnavailable as exc:  # only a preset is looked up: base_urls always are
+                from rankgraph.engine.discovery import start_command
+
                 engine = judging.engine
-                kind = "" if engine.kind == "embedded" else f" --kind {engine.kind}"
                 raise LLMUnavailable(
                     f"the judges' LLM, {engine.kind} preset {engine.preset!r}, is not running: "
-                    f"start it with `rankgraph engine start --preset {engine.preset}{kind}` "
-                    "or set RANKGRAPH_JUDGE__BASE_URLS"
+                    f"start it with `{start_command(judging)}` or set RANKGRAPH_JUDGE__BASE_URLS"
                 ) from exc
             owned.append(judge)
         if retriever is None:

@@ -51,6 +51,17 @@ def describe(state: EngineState) -> str:
     return f"{state.kind} {state.model} at {state.base_url}{pid}"
 
 
+def start_command(settings: Settings) -> str:
+    """The command that starts the engine `settings` name, for error messages.
+
+    >>> start_command(Settings(engine={"kind": "llamacpp", "preset": "qwen2.5-0.5b"}))
+    'rankgraph engine start --preset qwen2.5-0.5b --kind llamacpp'
+    """
+    engine = settings.engine
+    kind = "" if engine.kind == "embedded" else f" --kind {engine.kind}"
+    return f"rankgraph engine start --preset {engine.preset}{kind}"
+
+
 def find_engine(settings: Settings) -> EngineState | None:
     """The running engine the LLM client should use, or None when none runs.
 
@@ -69,12 +80,10 @@ def find_engine(settings: Settings) -> EngineState | None:
     chosen = sorted(CHOOSING_FIELDS & settings.engine.model_fields_set)
     if chosen:
         engine = settings.engine
-        kind = "" if engine.kind == "embedded" else f" --kind {engine.kind}"
         raise LLMUnavailable(
             f"the configured {engine.kind} engine ({engine.model or engine.preset}) does not "
-            f"run, other engines do: {listing}. Start it with `rankgraph engine start "
-            f"--preset {engine.preset}{kind}`, or unset engine.{', engine.'.join(chosen)} "
-            "to use a running one"
+            f"run, other engines do: {listing}. Start it with `{start_command(settings)}`, "
+            f"or unset engine.{', engine.'.join(chosen)} to use a running one"
         )
     if len(others) > 1:
         presets = ", ".join(sorted({state.preset or state.model for state in others}))
