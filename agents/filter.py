@@ -6,7 +6,9 @@ reranker already produced for the same prompt and query are reused, never asked
 again. Scores are pooled across judges (mean, or a majority vote of per-judge
 decisions); the keep threshold is fixed or adapts per query as τ = mean − n·σ,
 so an easy query keeps many passages and a hard one few, and `min_score` is an
-absolute floor. The node also writes the corrective feedback the router acts on.
+absolute floor. With `skip_if_confident`, the first judge (the reranker's, when
+its scores are known) decides alone when it is sure of every passage, and the
+trace says so. The node also writes the corrective feedback the router acts on.
 """
 
 from __future__ import annotations
@@ -121,6 +123,26 @@ def corrective_feedback(
     return feedback, f"another round: only {passed} passage(s) passed"
 
 
+def confident_skip(order: Sequence[str], first: Sequence[float], config: FilterConfig) -> str:
+    """Why the judges after the first are not asked ("" when they are): the first
+    judge is sure of every passage, so more votes would only cost calls.
+
+    >>> cfg = FilterConfig(judges=["answers", "relevant"], skip_if_confident=0.9)
+    >>> confident_skip(["answers", "relevant"], [0.97, 0.02], cfg)
+    "judge 'answers' is confident on every passage (P(Yes) >= 0.9 or <= 0.1): 'relevant' not asked"
+    >>> confident_skip(["answers", "relevant"], [0.97, 0.4], cfg)
+    ''
+    """
+    bar = config.skip_if_confident
+    if not all(s >= bar or s <= 1 - bar for s in first):
+        return ""
+    others = ", ".join(repr(j) for j in order[1:])
+    return (
+        f"judge {order[0]!r} is confident on every passage "
+        f"(P(Yes) >= {bar:g} or <= {1 - bar:g}): {others} not asked"
+    )
+
+
 async def _scores(
     deps: Deps, judge: str, question: str, passages: list[Passage], known: dict[str, float]
 ) -> tuple[dict[str, float], list[TraceEvent]]:
@@ -157,16 +179,19 @@ async def filter_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
         }
     question = state.get("standalone") or state["question"]
     judged = dict(state.get("judged", {}))
-    keys = [judge_key(PointwiseConfig(judge=j).prompt, question) for j in config.judges]
-    reused = sum(p.id in judged.get(k, {}) for k in keys for p in reranked)
-    results = await asyncio.gather(
-        *(
-            _scores(deps, judge, question, reranked, judged.get(key, {}))
-            for judge, key in zip(config.judges, keys, strict=True)
-        )
-    )
-    for key, (scored, _) in zip(keys, results, strict=True):
-        judged[key] = scored
+    keys = {j: judge_key(PointwiseConfig(judge=j).prompt, question) for j in config.judges}
+    known = {j: judged.get(key, {}) for j, key in keys.items()}
+    reused = sum(p.id in known[j] for j in config.judges for p in reranked)
+    # the judge with the most scores already known goes first: it may settle the question
+    order = sorted(config.judges, key=lambda j: -sum(p.id in known[j] for p in reranked))
+    results, skipped = [], ""
+    if config.skip_if_confident and len(order) > 1:  # the rest wait for the first's verdict
+        results.append(await _scores(deps, order[0], question, reranked, known[order[0]]))
+        skipped = confident_skip(order, [results[0][0][p.id] for p in reranked], config)
+    rest = [] if skipped else order[len(results) :]
+    results += await asyncio.gather(*(_scores(deps, j, question, reranked, known[j]) for j in rest))
+    for judge, (scored, _) in zip(order, results, strict=False):
+        judged[keys[judge]] = scored
     per_judge = [[scored[p.id] for p in reranked] for scored, _ in results]
     scores, mask, tau = pool(per_judge, config)
     kept, passed = select(reranked, scores, mask, config.keep_at_least, config.min_score)
@@ -180,6 +205,8 @@ async def filter_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
         kept=ids(kept),
         passed=passed,
         reused=reused,
+        judges=order[: len(results)],
+        skip=skipped or None,
         feedback=feedback,
         loop=loop,
     )

@@ -74,6 +74,8 @@ def story(answer: Answer) -> Group:
         )
         tau_text = f"τ={tau:.2f} " if isinstance(tau, float) else ""
         lines.append(plain(f"{tau_text}{decisions or ', '.join(map(name, kept))}") + "\n")
+        if event.data.get("skip"):
+            lines.append(plain(f"  skip: {event.data['skip']}") + "\n", style="dim")
         if event.data.get("loop") and not event.data.get("feedback"):
             lines.append(plain(f"  loop: {event.data['loop']}") + "\n", style="dim")
         if event.data.get("feedback"):

@@ -213,6 +213,45 @@ async def test_keep_at_least_lets_generate_answer_after_the_last_round(tmp_path:
     await pipe.aclose()
 
 
+@pytest.mark.parametrize(
+    ("unsure", "asked_again"), [(0.02, False), (0.4, True)], ids=["confident", "unsure"]
+)
+async def test_a_judge_sure_of_every_passage_decides_without_the_other_judges(
+    tmp_path: Path, unsure: float, asked_again: bool
+) -> None:
+    def p_yes(messages: Any) -> float:
+        text = prompt_text(messages)
+        if "Is the passage relevant" in text:  # the second judge
+            return 0.5
+        return 0.97 if "cited answers" in text else unsure  # "answers": d1 holds the answer
+
+    client = FakeClient(p_yes=p_yes)
+    filter_ = {"mode": "fixed", "judges": ["answers", "relevant"], "skip_if_confident": 0.9}
+    pipe = pipeline(tmp_path, client, filter=filter_)
+    answer = await pipe.ask("What is rankgraph, listwise reranking or the engine?")
+    await pipe.aclose()
+    decision = next(e for e in answer.trace if e.node == "filter" and e.kind == "step")
+    asked = [e for e in answer.trace if e.node == "filter" and e.kind == "llm"]
+    passages = len(decision.data["scores"])
+    assert passages == 3
+    assert len(asked) == passages * (2 if asked_again else 1)
+    assert decision.data["judges"] == (["answers", "relevant"] if asked_again else ["answers"])
+    if asked_again:  # the mean of both judges decides
+        assert decision.data["skip"] is None
+        assert decision.data["scores"]["d1"] == pytest.approx((0.97 + 0.5) / 2, abs=1e-3)
+    else:  # "answers" alone decides: d1 kept, the rest dropped
+        assert "'relevant' not asked" in decision.data["skip"]
+        assert decision.data["kept"] == ["d1"]
+        shown = Console(width=200, record=True)
+        shown.print(story(answer))
+        assert "skip: judge 'answers' is confident on every passage" in shown.export_text()
+
+
+def test_a_confidence_bar_that_every_score_clears_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="use a value above 0\\.5"):
+        FilterConfig(skip_if_confident=0.5)
+
+
 async def test_uncited_reply_counts_as_an_abstention(tmp_path: Path) -> None:
     pipe = pipeline(
         tmp_path, FakeClient(answer="It is a framework."), generate={"check_citations": False}

@@ -97,6 +97,33 @@ async def test_a_filter_judge_the_reranker_did_not_use_is_asked_once_per_passage
     assert all(e.messages and "relevant" in e.messages[-1]["content"] for e in asked)
 
 
+@pytest.mark.parametrize("bar", [0.55, 0.99])
+async def test_the_second_judge_is_asked_exactly_when_the_first_is_unsure(
+    rag_settings: Settings, llm: LLMClient, bar: float
+) -> None:
+    judges = {"mode": "adaptive", "judges": ["relevant", "answers"], "skip_if_confident": bar}
+    settings = rag_settings.with_pipeline(
+        PipelineConfig.model_validate({**PIPELINE, "filter": judges})
+    )
+    async with Pipeline.from_config(settings, client=llm) as pipe:
+        answer = await pipe.ask("Who designed the Analytical Engine?")
+    decision = next(e for e in answer.trace if e.node == "filter" and e.kind == "step")
+    reranked = next(e for e in answer.trace if e.node == "rerank" and "moves" in e.data)
+    judged = {
+        e.data["passage_id"]: e.parsed
+        for e in answer.trace
+        if e.node == "rerank" and e.kind == "llm"
+    }
+    kept_ids = reranked.data["after"]
+    sure = all(judged[i] >= bar or judged[i] <= 1 - bar for i in kept_ids)
+    asked = [e for e in answer.trace if e.node == "filter" and e.kind == "llm"]
+    # "answers" is the reranker's judge, so it goes first, with no call
+    assert decision.data["judges"][0] == "answers" and decision.data["reused"] == len(kept_ids)
+    assert bool(decision.data["skip"]) == sure
+    assert len(asked) == (0 if sure else len(kept_ids))
+    assert all("relevant" in e.messages[-1]["content"] for e in asked)
+
+
 async def test_stream_yields_draft_tokens_and_the_checked_answer_from_the_engine(
     pipe: Pipeline,
 ) -> None:
