@@ -125,7 +125,8 @@ def corrective_feedback(
 
 def confident_skip(order: Sequence[str], first: Sequence[float], config: FilterConfig) -> str:
     """Why the judges after the first are not asked ("" when they are): the first
-    judge is sure of every passage, so more votes would only cost calls.
+    judge is sure of every passage, so more votes would rarely change the decision
+    and would cost a call per passage each.
 
     >>> cfg = FilterConfig(judges=["answers", "relevant"], skip_if_confident=0.9)
     >>> confident_skip(["answers", "relevant"], [0.97, 0.02], cfg)
