@@ -182,9 +182,10 @@ async def filter_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
     judged = dict(state.get("judged", {}))
     keys = {j: judge_key(PointwiseConfig(judge=j).prompt, question) for j in config.judges}
     known = {j: judged.get(key, {}) for j, key in keys.items()}
-    reused = sum(p.id in known[j] for j in config.judges for p in reranked)
+    reusable = {j: sum(p.id in known[j] for p in reranked) for j in config.judges}
+    reused = sum(reusable.values())
     # the judge with the most scores already known goes first: it may settle the question
-    order = sorted(config.judges, key=lambda j: -sum(p.id in known[j] for p in reranked))
+    order = sorted(config.judges, key=lambda j: -reusable[j])
     results, skipped = [], ""
     if config.skip_if_confident and len(order) > 1:  # the rest wait for the first's verdict
         results.append(await _scores(deps, order[0], question, reranked, known[order[0]]))
