@@ -192,7 +192,8 @@ async def filter_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
         skipped = confident_skip(order, [results[0][0][p.id] for p in reranked], config)
     rest = [] if skipped else order[len(results) :]
     results += await asyncio.gather(*(_scores(deps, j, question, reranked, known[j]) for j in rest))
-    for judge, (scored, _) in zip(order, results, strict=False):
+    asked = order[: len(results)]  # all of them, unless the first decided alone
+    for judge, (scored, _) in zip(asked, results, strict=True):
         judged[keys[judge]] = scored
     per_judge = [[scored[p.id] for p in reranked] for scored, _ in results]
     scores, mask, tau = pool(per_judge, config)
@@ -207,7 +208,7 @@ async def filter_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, Any]
         kept=ids(kept),
         passed=passed,
         reused=reused,
-        judges=order[: len(results)],
+        judges=asked,
         skip=skipped or None,
         feedback=feedback,
         loop=loop,
