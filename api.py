@@ -45,15 +45,20 @@ async def arerank(
     `options` are the method's config fields.
 
     Unknown methods or options raise ConfigError listing the valid ones; no
-    reachable endpoint raises LLMUnavailable saying how to start one.
+    reachable endpoint raises LLMUnavailable saying how to start one (a method that
+    makes no LLM call, "none" or "embedding", needs none).
     """
     from rankgraph.config import load_settings
     from rankgraph.llm import LLMClient
-    from rankgraph.rerank import DEFAULT_METHOD, build, method_for
+    from rankgraph.rerank import DEFAULT_METHOD, build, method_for, needs_client
 
     settings = settings or load_settings()
     method = method_for(settings.engine.kind, method, default=DEFAULT_METHOD, **options)
     passages = as_passages(docs)
+    if not needs_client(method):
+        return await build(method, None, **options).rerank(
+            query, passages, top_k=top_k, budget=budget
+        )
     async with LLMClient.from_settings(settings) as client:
         reranker = build(method, client, **options)
         return await reranker.rerank(query, passages, top_k=top_k, budget=budget)

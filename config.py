@@ -42,6 +42,11 @@ def _xdg(var: str, fallback: str) -> Path:
     return Path(os.environ.get(var) or Path.home() / fallback) / "rankgraph"
 
 
+def default_cache_dir() -> Path:
+    """`Settings.cache_dir` when none is set: $XDG_CACHE_HOME/rankgraph or ~/.cache/rankgraph."""
+    return _xdg("XDG_CACHE_HOME", ".cache")
+
+
 def _check_preset(value: str) -> str:
     from rankgraph.engine.presets import PRESETS
 
@@ -274,7 +279,7 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share"))
-    cache_dir: Path = Field(default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache"))
+    cache_dir: Path = Field(default_factory=default_cache_dir)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)

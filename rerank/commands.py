@@ -31,7 +31,14 @@ from rankgraph.config import Settings, load_settings
 from rankgraph.errors import ConfigError
 from rankgraph.llm import LLMClient
 from rankgraph.preflight import check_endpoints
-from rankgraph.rerank import DEFAULT_METHOD, METHODS, PORTABLE_METHOD, build, method_for
+from rankgraph.rerank import (
+    DEFAULT_METHOD,
+    METHODS,
+    PORTABLE_METHOD,
+    build,
+    method_for,
+    needs_client,
+)
 from rankgraph.rerank.base import Reranker, RerankResult
 from rankgraph.rerank.batch import (
     Cost,
@@ -169,11 +176,11 @@ async def open_reranker(
 ) -> AsyncIterator[Reranker]:
     """The method's reranker over a client that is closed afterwards.
 
-    "none" gets no client: the input-order baseline makes no LLM call, so scoring it
+    A method that makes no LLM call ("none", "embedding") gets no client, so scoring it
     must not require a running engine. Otherwise a dead endpoint fails here, fast,
     unless every reply is to come from a replay-only cache.
     """
-    if method == "none":
+    if not needs_client(method):
         yield build(method, None, **options)
         return
     method_for(settings.engine.kind, method, default=method, **options)  # fails before a call

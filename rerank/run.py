@@ -94,7 +94,7 @@ class QueryRun:
         )
 
     def _client(self) -> ChatClient:
-        """The client; only the "none" method runs without one, and it makes no call."""
+        """The client; only methods that make no LLM call run without one."""
         if self.client is None:
             raise AssertionError(f"{self.method} made an LLM call but was built without a client")
         return self.client

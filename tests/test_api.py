@@ -36,7 +36,7 @@ def test_plain_strings_become_passages_numbered_by_position_and_passages_are_kep
 
 def test_an_unknown_method_or_option_is_a_config_error_naming_the_valid_ones() -> None:
     settings = Settings(llm={"base_urls": ["http://127.0.0.1:9/v1"]})
-    with pytest.raises(ConfigError, match="choose one of none, pointwise"):
+    with pytest.raises(ConfigError, match="choose one of none, embedding, pointwise"):
         rankgraph.rerank(QUERY, DOCS, method="nope", settings=settings)
     with pytest.raises(ConfigError, match="unknown option"):
         rankgraph.rerank(QUERY, DOCS, settings=settings, window=3)

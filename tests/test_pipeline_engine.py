@@ -194,6 +194,32 @@ async def test_follow_up_is_rewritten_with_the_thread_history(pipe: Pipeline) ->
     assert len(await pipe.history("memory")) == 4
 
 
+async def test_the_bi_encoder_then_query_likelihood_rerank_the_graph_s_candidates(
+    rag_settings: Settings, llm: LLMClient
+) -> None:
+    # every candidate re-scored by all-mpnet-base-v2, the best two by QLM on the engine
+    config = {
+        **PIPELINE,
+        "rerank": {
+            "method": "cascade",
+            "depth": 4,
+            "top_k": 2,
+            "options": {"first": "embedding", "top": 2, "final": "qlm"},
+        },
+        "filter": {"mode": "off"},
+    }
+    settings = rag_settings.with_pipeline(PipelineConfig.model_validate(config))
+    async with Pipeline.from_config(settings, client=llm) as pipe:
+        answer = await pipe.ask("Who wrote the first published computer program?")
+    rerank = [e for e in answer.trace if e.node == "rerank"]
+    summary = next(e for e in rerank if "moves" in e.data)
+    depth = summary.data["depth"]  # what BM25 found, at most 4
+    assert 2 <= depth <= 4 and len(summary.data["after"]) == 2
+    scored = next(e for e in rerank if "cosine" in e.data)
+    assert scored.data["stage"] == 1 and len(scored.data["cosine"]) == depth
+    assert answer.usage["rerank"].calls == 2  # QLM on the bi-encoder's top two only
+
+
 async def test_a_rewrite_reply_cut_off_by_max_tokens_is_kept_in_the_trace_with_its_cost(
     rag_settings: Settings, llm: LLMClient
 ) -> None:

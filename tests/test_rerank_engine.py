@@ -40,6 +40,7 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "qlm": ("qlm", {}),
     "combined": ("combined", {}),
     "cascade": ("cascade", {"top": 2}),
+    "cascade-embedding-first": ("cascade", {"first": "embedding", "top": 2}),
 }
 
 

@@ -368,11 +368,11 @@ async def test_none_keeps_the_input_passages_and_their_scores_without_calls() ->
 
 
 def test_build_rejects_an_unknown_method_listing_the_valid_ones() -> None:
-    with pytest.raises(ConfigError, match="choose one of none, pointwise, listwise"):
+    with pytest.raises(ConfigError, match="choose one of none, embedding, pointwise, listwise"):
         build("rankgpt", FakeLLM())
 
 
-@pytest.mark.parametrize("method", [m for m in METHODS if m != "none"])
+@pytest.mark.parametrize("method", [m for m, entry in METHODS.items() if entry.needs_llm])
 def test_build_refuses_an_llm_method_without_a_client(method: str) -> None:
     with pytest.raises(ConfigError, match=f"{method!r} needs an LLM client"):
         build(method, None)
