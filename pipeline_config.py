@@ -177,6 +177,15 @@ class GenerateConfig(_Section):
         le=1.0,
         description="Share of a sentence's content words a passage must contain to support it.",
     )
+    samples: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="Answers sampled beside the greedy one (one more call, n=samples) for a"
+        " self-consistency vote: the answer the others agree with most is final; when most"
+        " abstain, the vote abstains. 0: the greedy answer alone, streamed as it is checked.",
+    )
+    sample_temperature: float = Field(default=0.7, gt=0.0, le=2.0)
 
 
 class LoopConfig(_Section):

@@ -13,6 +13,8 @@ reply with no valid citation (when citations are required) or the model's own
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -21,6 +23,7 @@ from rankgraph.agents.answer import Citation
 from rankgraph.agents.attribution import CheckedStream, cited_numbers
 from rankgraph.agents.deps import Deps
 from rankgraph.agents.state import RAGState, reader_question
+from rankgraph.agents.vote import vote
 from rankgraph.prompts import load_prompt
 from rankgraph.prompts.passages import defuse, fenced_list, masked
 from rankgraph.schema import Passage
@@ -108,6 +111,7 @@ async def generate_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, An
         }
     messages, masked = render(state, deps)
     config = deps.config.generate
+    voting = config.samples > 0
 
     def checked() -> CheckedStream:
         min_support = config.min_support if config.check_citations else None
@@ -125,38 +129,94 @@ async def generate_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, An
 
     def on_delta(text: str) -> None:
         writer({"type": "token", "node": "generate", "text": text})
-        show(stream.feed(text))
+        released = stream.feed(text)
+        if not voting:  # with a vote, nothing is shown before the vote has chosen
+            show(released)
 
-    completion = await deps.client.complete(
-        messages, max_tokens=config.max_tokens, on_delta=on_delta
-    )
+    greedy = deps.client.complete(messages, max_tokens=config.max_tokens, on_delta=on_delta)
+    if voting:
+        sampling = deps.client.complete(
+            messages,
+            max_tokens=config.max_tokens,
+            temperature=config.sample_temperature,
+            n=config.samples,
+            seed=0,
+        )
+        completion, sampled = await asyncio.gather(greedy, sampling)
+    else:
+        completion, sampled = await greedy, None
     if not completion.text.startswith(stream.fed):  # a streamed attempt failed, was retried
         stream = checked()
     stream.feed(completion.text[len(stream.fed) :])
     stream.close()
-    text = stream.text
-    citations, repairs = parse_citations(text, kept)
-    repairs = [*stream.repairs, *repairs]
-    reason: str | None = None
-    if not citations and declines(text):
-        reason = "model_declined"
-    elif not citations and config.require_citations:
-        reason = "uncited"
-    answer = ABSTAIN if reason == "uncited" else text
+    draft = _draft(stream, kept, config.require_citations)
+    events = [
+        completion.event("generate", "cited").with_outcome(
+            parsed=draft.outcome, repairs=draft.repairs, masked_sentences=masked
+        )
+    ]
+    if sampled is not None:
+        drafts = [draft]
+        for text in sampled.texts or (sampled.text,):
+            other = checked()
+            other.feed(text)
+            other.close()
+            drafts.append(_draft(other, kept, config.require_citations))
+        ballot = vote([None if d.reason else d.text for d in drafts])
+        draft = (
+            drafts[ballot.chosen]
+            if ballot.chosen is not None
+            else Draft(ABSTAIN, [], [], "vote_abstained")
+        )
+        events.append(
+            sampled.event("generate", "vote").with_outcome(
+                parsed={**draft.outcome, "chosen": ballot.chosen},
+                repairs=draft.repairs,
+                answers=[d.answer for d in drafts],  # the greedy one first
+                agreement=[round(a, 3) for a in ballot.agreement],
+            )
+        )
+    answer = draft.answer
     if answer.startswith(shown):
         show(answer[len(shown) :])
     else:  # only after a retried stream had already shown part of its text
-        repairs.append("the streamed answer was cut by a retried call; the answer is complete")
-    event = completion.event("generate", "cited").with_outcome(
-        parsed={"citations": [c.model_dump() for c in citations], "abstain_reason": reason},
-        repairs=repairs,
-        masked_sentences=masked,
-    )
+        note = "the streamed answer was cut by a retried call; the answer is complete"
+        events[-1] = events[-1].with_outcome(parsed=events[-1].parsed, repairs=[note])
     return {
         "answer": answer,
-        "citations": citations,
-        "abstained": reason is not None,
-        "abstain_reason": reason,
+        "citations": draft.citations,
+        "abstained": draft.reason is not None,
+        "abstain_reason": draft.reason,
         "history": _turns(question, answer),
-        "trace": [event],
+        "trace": events,
     }
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One reply after the citation check, and what it makes of the answer."""
+
+    text: str
+    citations: list[Citation]
+    repairs: list[str]
+    reason: str | None  # why it abstains; None when it answers
+
+    @property
+    def answer(self) -> str:
+        return ABSTAIN if self.reason in ("uncited", "vote_abstained") else self.text
+
+    @property
+    def outcome(self) -> dict[str, Any]:
+        cited = [c.model_dump() for c in self.citations]
+        return {"citations": cited, "abstain_reason": self.reason}
+
+
+def _draft(stream: CheckedStream, kept: list[Passage], require_citations: bool) -> Draft:
+    text = stream.text
+    citations, repairs = parse_citations(text, kept)
+    reason: str | None = None
+    if not citations and declines(text):
+        reason = "model_declined"
+    elif not citations and require_citations:
+        reason = "uncited"
+    return Draft(text, citations, [*stream.repairs, *repairs], reason)

@@ -81,6 +81,12 @@ def story(answer: Answer) -> Group:
         if event.data.get("feedback"):
             feedback = plain(event.data["feedback"])
             lines.append(f"  → corrective round: {feedback}\n", style="yellow")
+    for event in (e for e in answer.trace if e.node == "generate" and e.method == "vote"):
+        chosen = event.parsed.get("chosen") if isinstance(event.parsed, dict) else None
+        agreement = event.data.get("agreement", [])
+        pick = "abstain (most answers abstained)" if chosen is None else f"answer {chosen + 1}"
+        lines.append(f"generate (vote of {len(agreement)}): ", style="bold")
+        lines.append(plain(f"{pick}; agreement {' '.join(f'{a:.2f}' for a in agreement)}\n"))
     parts.append(lines)
     parts.append(cost_table(answer))
     return Group(*parts)

@@ -130,7 +130,7 @@ def score_answer(
     text = "" if answer.abstained else answer.answer
     total = answer.usage.get("total")
     doc_of = doc_of or {}
-    replies = [e.reply for e in answer.trace if e.node == "generate" and e.kind == "llm"]
+    replies = [e.reply for e in answer.trace if e.node == "generate" and e.method == "cited"]
     draft = replies[-1] if replies and replies[-1] != answer.answer else None
     judged: dict[str, float] = {}
     for event in answer.trace:  # every relevance judgement, by document (for tuning)

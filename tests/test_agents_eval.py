@@ -81,7 +81,7 @@ def test_summary_reads_recall_per_stage_citations_and_abstention_both_ways() -> 
         question=QUESTION.question,
         answer="I don't know",
         abstained=True,
-        trace=[TraceEvent(node="generate", reply="It is Paris, the capital.")],
+        trace=[TraceEvent(node="generate", method="cited", reply="It is Paris, the capital.")],
     )
     checked = score_answer("v", QUESTION, True, uncited, Stages(retrieved=["lyon"]))
     assert checked.draft == "It is Paris, the capital." and checked.draft_contains == 1.0

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rankgraph.agents import Answer, Pipeline, PipelineConfig
+from rankgraph.agents.generate import declines
 from rankgraph.config import JudgeSettings, Settings
 from rankgraph.engine import EngineState
 from rankgraph.llm import LLMClient
@@ -218,6 +219,38 @@ async def test_the_bi_encoder_then_query_likelihood_rerank_the_graph_s_candidate
     scored = next(e for e in rerank if "cosine" in e.data)
     assert scored.data["stage"] == 1 and len(scored.data["cosine"]) == depth
     assert answer.usage["rerank"].calls == 2  # QLM on the bi-encoder's top two only
+
+
+async def test_the_reader_s_sampled_answers_vote_and_only_the_chosen_one_is_shown(
+    rag_settings: Settings, llm: LLMClient
+) -> None:
+    config = {**PIPELINE, "rerank": {"method": "none"}, "filter": {"mode": "off"}}
+    config["generate"] = {"max_tokens": 48, "samples": 4, "sample_temperature": 1.0}
+    settings = rag_settings.with_pipeline(PipelineConfig.model_validate(config))
+    checked: list[str] = []
+    answer = None
+    async with Pipeline.from_config(settings, client=llm) as pipe:
+        async for event in pipe.events("Where was Ada Lovelace born?"):
+            if event.type == "checked":
+                checked.append(event.text or "")
+            elif event.answer is not None:
+                answer = event.answer
+    assert answer is not None
+    greedy, ballot = [e for e in answer.trace if e.node == "generate"]
+    assert (greedy.method, ballot.method) == ("cited", "vote")
+    assert ballot.request["n"] == 4 and ballot.request["temperature"] == 1.0
+    drafts, agreement = ballot.data["answers"], ballot.data["agreement"]
+    assert len(drafts) == len(agreement) == 5 and all(0 <= a <= 1 for a in agreement)
+    chosen = ballot.parsed["chosen"]
+    if chosen is None:
+        assert answer.abstained and answer.abstain_reason == "vote_abstained"
+    else:
+        assert answer.answer == drafts[chosen]
+        answered = [a for a, d in zip(agreement, drafts, strict=True) if not declines(d)]
+        assert agreement[chosen] == max(answered)
+    # one call more than the greedy answer alone, and nothing shown that the vote replaced
+    assert answer.usage["generate"].calls == 2
+    assert "".join(checked) == answer.answer
 
 
 async def test_a_rewrite_reply_cut_off_by_max_tokens_is_kept_in_the_trace_with_its_cost(
