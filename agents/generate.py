@@ -140,8 +140,8 @@ async def generate_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, An
             max_tokens=config.max_tokens,
             temperature=config.sample_temperature,
             n=config.samples,
-            seed=0,
-        )
+        )  # no seed: vLLM on the CPU crashes its engine on seeded requests (vllm#10097's
+        # generator rewind; the CPU generator has no offset), and the LLM cache replays runs
         completion, sampled = await asyncio.gather(greedy, sampling)
     else:
         completion, sampled = await greedy, None
