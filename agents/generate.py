@@ -142,7 +142,13 @@ async def generate_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, An
             n=config.samples,
         )  # no seed: vLLM on the CPU crashes its engine on seeded requests (vllm#10097's
         # generator rewind; the CPU generator has no offset), and the LLM cache replays runs
-        completion, sampled = await asyncio.gather(greedy, sampling)
+        calls = [asyncio.ensure_future(greedy), asyncio.ensure_future(sampling)]
+        try:
+            completion, sampled = await asyncio.gather(*calls)
+        except BaseException:  # one failed: the other's answer would be thrown away
+            for call in calls:
+                call.cancel()
+            raise
     else:
         completion, sampled = await greedy, None
     if not completion.text.startswith(stream.fed):  # a streamed attempt failed, was retried

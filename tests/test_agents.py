@@ -702,3 +702,74 @@ def test_a_judge_preset_that_is_not_running_is_named_with_the_command_that_start
     settings = load_settings(data_dir=tmp_path, cache_dir=tmp_path, judge=judge)
     with pytest.raises(LLMUnavailable, match=re.escape(command)):
         Pipeline.from_config(settings, client=FakeClient(), retriever=KeywordRetriever(CORPUS))
+
+
+@dataclass
+class SamplingClient(FakeClient):
+    """The greedy reply is `answer`; a request with n > 1 gets `samples`, or fails."""
+
+    samples: tuple[str, ...] = ()
+    sampling_fails: bool = False
+    greedy_cancelled: bool = False
+
+    async def complete(self, messages: Messages, **kw: Any) -> Completion:
+        n = kw.get("n", 1)
+        if n == 1:
+            try:
+                if self.sampling_fails:
+                    await asyncio.sleep(30)  # still streaming when the sampled call fails
+                return await super().complete(messages, **kw)
+            except asyncio.CancelledError:
+                self.greedy_cancelled = True
+                raise
+        self.calls.append(("sample", messages))
+        if self.sampling_fails:
+            raise LLMUnavailable("no reply from the sampling call")
+        texts = self.samples[:n]
+        return replace(await super().complete(messages), text=texts[0], texts=texts)
+
+
+async def test_the_vote_keeps_the_answer_the_samples_agree_with_and_shows_only_it(
+    tmp_path: Path,
+) -> None:
+    client = SamplingClient(
+        answer="Rankgraph is a database [1].",
+        samples=("It is a framework [1].", "Rankgraph is a framework [1].", "A framework [2]."),
+    )
+    pipe = pipeline(tmp_path, client, generate={"samples": 3})
+    checked: list[str] = []
+    answer: Answer | None = None
+    async for event in pipe.events("What is rankgraph?"):
+        if event.type == "checked":
+            checked.append(event.text or "")
+        elif event.answer is not None:
+            answer = event.answer
+    await pipe.aclose()
+    assert answer is not None and client.kinds().count("sample") == 1
+    ballot = next(e for e in answer.trace if e.node == "generate" and e.method == "vote")
+    assert ballot.parsed["chosen"] == 2 and answer.answer == "Rankgraph is a framework [1]."
+    assert ballot.data["answers"][0] == "Rankgraph is a database [1]."  # the greedy draft
+    assert "".join(checked) == answer.answer  # the greedy draft was never shown as checked
+    console = Console(record=True, width=200)
+    console.print(story(answer))
+    assert "generate (vote of 4): answer 3" in console.export_text()
+
+
+async def test_the_vote_abstains_when_most_answers_do(tmp_path: Path) -> None:
+    client = SamplingClient(answer="It is a framework [1].", samples=("I don't know.",) * 3)
+    pipe = pipeline(tmp_path, client, generate={"samples": 3})
+    answer = await pipe.ask("What is rankgraph?")
+    assert answer.abstained and answer.abstain_reason == "vote_abstained"
+    assert answer.answer == ABSTAIN and not answer.citations
+    await pipe.aclose()
+
+
+async def test_a_failed_sampling_call_fails_generate_and_cancels_the_greedy_answer(
+    tmp_path: Path,
+) -> None:
+    client = SamplingClient(sampling_fails=True)
+    pipe = pipeline(tmp_path, client, generate={"samples": 3})
+    with pytest.raises(NodeFailed, match="no reply from the sampling call"):
+        await pipe.ask("What is rankgraph?")
+    assert client.greedy_cancelled
+    await pipe.aclose()
