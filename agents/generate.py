@@ -6,6 +6,10 @@ check leaves it (`CheckedStream`). Only the second is what the answer will say: 
 holds back until a sentence keeps a citation, and it ends in the abstention when
 none does, so a UI that shows it never shows a draft that is then replaced.
 
+With `samples = N`, N more answers are sampled in one call beside the greedy one
+and a vote (`agents/vote.py`) picks the final answer; the checked stream then waits
+for the vote, and the draft tokens are the greedy answer's.
+
 Passages are fenced as data; `[n]` markers are mapped back to passage ids; a
 reply with no valid citation (when citations are required) or the model's own
 "I don't know" is an abstention — a measured outcome, not a failure.
