@@ -3,22 +3,18 @@
 A small reader's greedy answer is one draw from a spread of answers: asked again
 at a temperature it names the right entity in some drafts and a neighbour in
 others. The answer the drafts agree with most is more often right than the greedy
-one (Wang et al., "Self-Consistency"; MBR decoding). Agreement is the token F1
-between two answers' words, citations and articles left out, so "Peking [1]" and
-"Beijing was known as Peking [2]" agree in part. An abstention agrees only with
-another abstention, and when most drafts abstain the vote abstains.
+one (Wang et al., "Self-Consistency"; MBR decoding). Agreement is SQuAD's token F1
+between two answers (the eval's own `token_f1`), citations left out, so "Peking
+[1]" and "Beijing was known as Peking [2]" agree in part. An abstention agrees only
+with another abstention, and when most drafts abstain the vote abstains.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_CITATION = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_ARTICLES = frozenset({"a", "an", "the"})
+from rankgraph.eval.qa_scoring import strip_citations, token_f1
 
 
 @dataclass(frozen=True)
@@ -37,12 +33,7 @@ def agreement(a: str | None, b: str | None) -> float:
     """
     if a is None or b is None:
         return float(a is b)
-    x, y = Counter(_words(a)), Counter(_words(b))
-    common = sum((x & y).values())
-    if not common:
-        return 0.0
-    precision, recall = common / sum(x.values()), common / sum(y.values())
-    return 2 * precision * recall / (precision + recall)
+    return token_f1(a, [strip_citations(b)])
 
 
 def vote(answers: Sequence[str | None]) -> Vote:
@@ -65,10 +56,3 @@ def vote(answers: Sequence[str | None]) -> Vote:
     if not answered or 2 * (n - len(answered)) > n:
         return Vote(None, scores)
     return Vote(max(answered, key=lambda i: (scores[i], -i)), scores)
-
-
-def _words(text: str) -> list[str]:
-    """Lower-cased words without citations or articles, as SQuAD's F1 compares them
-    (numbers kept: "1901" and "1907" disagree)."""
-    words = (m.group(0).casefold() for m in _WORD.finditer(_CITATION.sub(" ", text)))
-    return [w for w in words if w not in _ARTICLES]
