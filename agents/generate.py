@@ -144,8 +144,8 @@ async def generate_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, An
             max_tokens=config.max_tokens,
             temperature=config.sample_temperature,
             n=config.samples,
-        )  # no seed: vLLM on the CPU crashes its engine on seeded requests (vllm#10097's
-        # generator rewind; the CPU generator has no offset), and the LLM cache replays runs
+        )  # unseeded on purpose (the client takes no seed; see LLMClient.complete); the
+        # LLM cache is what replays a run
         calls = [asyncio.ensure_future(greedy), asyncio.ensure_future(sampling)]
         try:
             completion, sampled = await asyncio.gather(*calls)

@@ -165,14 +165,15 @@ class LLMClient:
         json_schema: dict[str, Any] | None = None,
         choices: Sequence[str] | None = None,
         n: int = 1,
-        seed: int | None = None,
         extra_body: dict[str, Any] | None = None,
         on_delta: OnDelta | None = None,
     ) -> Completion:
         """One chat completion. `on_delta` streams the text as it is generated.
 
         Under a LangChain run with callbacks, the call is reported to them as a chat
-        model run (`rankgraph.llm.callbacks`).
+        model run (`rankgraph.llm.callbacks`). There is no `seed`: a seeded sampling
+        request kills vLLM's CPU engine core (the generator rewind of vllm#10097), so
+        runs are replayed from the response cache instead.
         """
         model = await self.model()
         params: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "n": n}
@@ -180,8 +181,6 @@ class LLMClient:
             params |= {"logprobs": True, "top_logprobs": top_logprobs}
         if stop:
             params["stop"] = list(stop)
-        if seed is not None:
-            params["seed"] = seed
         if json_schema is not None:
             params["response_format"] = {
                 "type": "json_schema",

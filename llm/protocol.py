@@ -39,7 +39,6 @@ class ChatClient(Protocol):
         json_schema: dict[str, Any] | None = ...,
         choices: Sequence[str] | None = ...,
         n: int = ...,
-        seed: int | None = ...,
         extra_body: dict[str, Any] | None = ...,
         on_delta: OnDelta | None = ...,
     ) -> Completion:
