@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import httpx
 
 from rankgraph.errors import LLMUnavailable
+
+if TYPE_CHECKING:
+    from rankgraph.llm.client import LLMClient
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +55,10 @@ async def check_endpoints(
         )
     for url, why in down.items():
         log.warning("LLM endpoint %s does not answer (%s); using the others", url, why)
+
+
+async def check_client(client: LLMClient) -> None:
+    """check_endpoints over `client`'s endpoints, unless a replay-only cache answers every call."""
+    if client.cache is not None and client.cache.mode == "replay":
+        return
+    await check_endpoints(client.base_urls, api_key=client.settings.api_key)

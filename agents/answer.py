@@ -14,12 +14,14 @@ from rankgraph.trace import TraceEvent, Usage, total_usage, usage_by_node
 
 
 class Citation(BaseModel):
-    """`[n]` in the answer text refers to `passage_id` (the n-th kept passage)."""
+    """`[n]` in the answer text refers to `passage_id` (the n-th kept passage), a chunk
+    of the document the user indexed as `doc_id` (a JSONL line's `id`), when it had one."""
 
     n: int
     passage_id: str
     title: str | None = None
     source: str | None = None
+    doc_id: str | None = None
 
 
 class Answer(BaseModel):

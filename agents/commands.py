@@ -10,11 +10,13 @@ import asyncio
 import json
 import sys
 import uuid
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
@@ -25,6 +27,8 @@ from rankgraph.config import Settings, load_settings
 from rankgraph.demo import Sample
 from rankgraph.errors import InputError
 from rankgraph.eval.qa_scoring import contains_answer
+from rankgraph.llm.client import LLMClient
+from rankgraph.preflight import check_client
 from rankgraph.trace import TraceEvent
 from rankgraph.ui import exit_on_error, safe_text
 
@@ -50,8 +54,23 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _settings(config: Path | None, collection: str | None = None) -> Settings:
-    settings = load_settings(config)
-    return settings.with_pipeline(settings.pipeline.with_collection(collection))
+    """The command's settings; a bad file or variable ends it with `error: …`, exit 1."""
+    with exit_on_error():
+        settings = load_settings(config)
+        return settings.with_pipeline(settings.pipeline.with_collection(collection))
+
+
+@asynccontextmanager
+async def _pipeline(settings: Settings) -> AsyncIterator[Pipeline]:
+    """The configured pipeline, once its LLM endpoint has answered one short request.
+
+    Without the check a dead endpoint costs every node its retries (a minute) before
+    the run fails; with it the command fails in seconds, naming the URL.
+    """
+    async with LLMClient.from_settings(settings) as client:
+        await check_client(client)
+        async with Pipeline.from_config(settings, client=client) as pipe:
+            yield pipe
 
 
 def write_run(
@@ -92,7 +111,7 @@ async def _ask(
     json_out: bool,
 ) -> None:
     console = Console()
-    async with Pipeline.from_config(settings) as pipe:
+    async with _pipeline(settings) as pipe:
         try:
             answer = await _answer(pipe, question, thread, stream and not json_out, console)
         except NodeFailed as exc:
@@ -128,7 +147,7 @@ def ask(
 async def _chat(settings: Settings, thread: str) -> None:
     console = Console()
     console.print(safe_text(f"thread {thread}; empty line or Ctrl-D to leave", style="dim"))
-    async with Pipeline.from_config(settings) as pipe:
+    async with _pipeline(settings) as pipe:
         while True:
             try:
                 question = await asyncio.to_thread(console.input, "[bold]you>[/bold] ")
@@ -191,7 +210,7 @@ async def _demo(
     console = Console(stderr=json_out)
     settings = await _index_demo(settings, corpus, console)
     results: list[dict[str, object]] = []
-    async with Pipeline.from_config(settings) as pipe:
+    async with _pipeline(settings) as pipe:
         for sample in questions:
             console.print(Text("\nQ: ", style="bold") + safe_text(sample.question))
             with console.status("answering…"):
@@ -258,12 +277,11 @@ def trace_show(
 ) -> None:
     """Summarise a saved run: answer, queries, ranking moves, filter, cost per node."""
     console = Console()
-    err = Console(stderr=True)
-    try:
-        answer = read_run(file)
-    except (OSError, ValueError) as exc:
-        err.print(safe_text(f"error: cannot read run {file}: {exc}"))
-        raise typer.Exit(1) from exc
+    with exit_on_error():
+        try:
+            answer = read_run(file)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read run {file}: {exc}") from exc
     if answer.question:
         console.print(Text("Q: ", style="bold") + safe_text(answer.question))
         print_answer(console, answer)
@@ -277,13 +295,25 @@ def read_run(path: Path) -> Answer:
     from rankgraph.agents.answer import usage_report
 
     text = path.read_text(encoding="utf-8")
-    if path.suffix == ".jsonl":
-        trace = [TraceEvent.model_validate_json(line) for line in text.splitlines() if line.strip()]
-        return Answer(question="", answer="", trace=trace, usage=usage_report(trace))
-    doc = json.loads(text)
-    if "answer" in doc:
-        return Answer.model_validate(doc)
-    trace = [TraceEvent.model_validate(e) for e in doc.get("trace", [])]
+    try:
+        if path.suffix == ".jsonl":
+            trace = [
+                TraceEvent.model_validate_json(line) for line in text.splitlines() if line.strip()
+            ]
+            return Answer(question="", answer="", trace=trace, usage=usage_report(trace))
+        doc = json.loads(text)
+        if not isinstance(doc, dict):
+            raise ValueError("the file holds no JSON object")
+        if "answer" in doc:
+            return Answer.model_validate(doc)
+        trace = [TraceEvent.model_validate(e) for e in doc.get("trace", [])]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "top level"
+        raise ValueError(
+            f"not a rankgraph run ({first['msg'].lower()} at {where}); expected the JSON "
+            "`rankgraph ask --trace FILE` writes, or a JSONL file of trace events"
+        ) from None
     return Answer(
         question="", answer=f"(failed: {doc.get('error')})", trace=trace, usage=usage_report(trace)
     )

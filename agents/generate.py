@@ -56,7 +56,16 @@ def parse_citations(text: str, kept: list[Passage]) -> tuple[list[Citation], lis
             p = kept[n - 1]
             # a document's own URL (a JSONL `url` field) says more than the file it came in
             source = p.metadata.get("url") or p.source
-            citations.append(Citation(n=n, passage_id=p.id, title=p.title, source=source))
+            doc_id = p.metadata.get("doc_id")
+            citations.append(
+                Citation(
+                    n=n,
+                    passage_id=p.id,
+                    title=p.title,
+                    source=source,
+                    doc_id=None if doc_id is None else str(doc_id),
+                )
+            )
     return citations, repairs
 
 

@@ -13,15 +13,22 @@ from rankgraph.trace import TraceEvent, step
 def prepare_question(question: str, max_chars: int) -> tuple[str, list[TraceEvent]]:
     """(question to use, warning events).
 
+    The cut backs up to a word boundary only when one is near the limit: a question
+    that ends in one huge token keeps `max_chars` of it, not just the words before it.
+
     >>> prepare_question("  who?  ", 100)
     ('who?', [])
+    >>> prepare_question("who wrote it", 10)[0], len(prepare_question("who " + "x" * 99, 10)[0])
+    ('who wrote', 10)
     """
     if not isinstance(question, str) or not question.strip():
         raise InputError("the question is empty: ask something, e.g. `rankgraph ask 'what is X?'`")
     text = " ".join(question.split())
     if len(text) <= max_chars:
         return text, []
-    cut = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
+    head = text[:max_chars]
+    space = head.rfind(" ")
+    cut = head[:space] if space >= 0.8 * max_chars else head
     warning = step(
         "input",
         method="truncate",

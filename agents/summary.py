@@ -25,7 +25,7 @@ def citations_text(answer: Answer) -> Text:
     for c in answer.citations:
         text.append(f"[{c.n}] ", style="bold cyan")
         text.append(plain(c.title or c.passage_id), style="cyan")
-        text.append(plain(f"  {c.source or ''} ({c.passage_id})\n"), style="dim")
+        text.append(plain(f"  {c.source or ''} ({c.doc_id or c.passage_id})\n"), style="dim")
     return text
 
 
@@ -68,7 +68,7 @@ def story(answer: Answer) -> Group:
         lines.append(f"filter ({event.method}): ", style="bold")
         tau = event.data.get("tau")
         scores = event.data.get("scores", {})
-        kept = set(event.data.get("kept", []))
+        kept = list(event.data.get("kept", []))  # in the order generate reads them
         decisions = ", ".join(
             f"{name(pid)} {score:.2f}{'✓' if pid in kept else '✗'}" for pid, score in scores.items()
         )

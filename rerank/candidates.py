@@ -3,7 +3,9 @@
     {"qid": "1", "query": "…", "candidates": [{"docid": "d1", "text": "…", "score": 12.3}]}
 
 A candidate may carry its document's `"title"` (BEIR corpora and rankgraph's own
-passages have one): the prompts show it before the text, as in the pipeline.
+passages have one): the prompts show it before the text, as in the pipeline. Its
+`"score"` is the first stage's: methods fuse it with the judge's (`fusion`); a query
+whose candidates lack one is ranked by the judge alone.
 
 Why strict here: everything after this costs LLM calls. A NaN score, a duplicate id
 or a broken line found after the calls were paid for wastes them, so the whole file

@@ -121,8 +121,11 @@ class CombinedReranker:
         chosen = self.config.weights or fitted_weights(await self.client.model())
         weights = {k: w for k, w in chosen.items() if w}
         columns: dict[str, list[float | None]] = {}
-        if "first_stage" in weights:
-            columns["first_stage"] = list(first_stage_scores([p.score for p in passages]))
+        prior = first_stage_scores([p.score for p in passages])
+        if prior is None:  # documents without scores: the judges' signals decide alone
+            weights.pop("first_stage", None)
+        elif "first_stage" in weights:
+            columns["first_stage"] = list(prior)
         scorers = {"yesno": self._yesno.score, "graded": self._graded.score, "qlm": self._qlm.score}
         names = [n for n in ("yesno", "graded", "qlm") if n in weights]
         got = await asyncio.gather(*(scorers[n](run, query, p) for n in names for p in passages))

@@ -30,7 +30,7 @@ from rich.table import Table
 from rankgraph.config import Settings, load_settings
 from rankgraph.errors import ConfigError
 from rankgraph.llm import LLMClient
-from rankgraph.preflight import check_endpoints
+from rankgraph.preflight import check_client
 from rankgraph.rerank import (
     DEFAULT_METHOD,
     METHODS,
@@ -185,8 +185,7 @@ async def open_reranker(
         return
     method_for(settings.engine.kind, method, default=method, **options)  # fails before a call
     async with LLMClient.from_settings(settings) as client:
-        if settings.llm.cache != "replay":
-            await check_endpoints(client.base_urls, api_key=client.settings.api_key)
+        await check_client(client)
         yield build(method, client, **options)
 
 

@@ -45,11 +45,19 @@ def zscores(values: Sequence[float]) -> list[float]:
     return [(v - mean) / sd for v in values]
 
 
-def first_stage_scores(scores: Sequence[float | None]) -> list[float]:
-    """The first-stage scores, or minus the input rank where any is missing."""
+def first_stage_scores(scores: Sequence[float | None]) -> list[float] | None:
+    """The first-stage scores; None when any is missing, and then nothing is fused.
+
+    Why not fall back to the input order: documents without scores (a `/v1/rerank`
+    request, a candidates file without `score`) come in an order nobody promised is a
+    ranking, and fusing it in let the order a client listed them in outweigh the judge.
+
+    >>> first_stage_scores([2.0, 1.5]), first_stage_scores([2.0, None])
+    ([2.0, 1.5], None)
+    """
     if all(s is not None for s in scores):
         return [float(s) for s in scores if s is not None]
-    return [-float(i) for i in range(len(scores))]
+    return None
 
 
 def fuse(

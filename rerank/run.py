@@ -166,9 +166,13 @@ class QueryRun:
             raise AssertionError(f"{self.method} produced a non-permutation {list(order)} of {n}")
         final_order = list(order)
         final_scores: list[float] | None = list(scores) if scores is not None else None
-        if fusion != "none" and n > 1:
+        prior = first_stage_scores([p.score for p in passages])
+        if fusion != "none" and n > 1 and prior is None:
+            self.events.append(
+                step(NODE, method=self.method, fusion="none", why="no first-stage scores")
+            )
+        elif fusion != "none" and n > 1 and prior is not None:
             own = final_scores or _rank_scores(order)
-            prior = first_stage_scores([p.score for p in passages])
             fused = fuse(own, prior, fusion, fusion_weight)
             # ties fall back to the method's own order
             position = {i: r for r, i in enumerate(order)}

@@ -89,8 +89,10 @@ class _Tally:
         log.info("%s: skipped: %s", where, why)
 
     def note(self, note: Note) -> None:
+        # info, not warning: the report carries it, and `rankgraph index` prints the
+        # report's lines once (a warning here printed each problem twice)
         (self.skipped if note.skipped else self.warnings).append((note.where, note.message))
-        log.warning("%s: %s", note.where, note.message)
+        log.info("%s: %s", note.where, note.message)
 
 
 def index_paths(

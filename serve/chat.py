@@ -104,6 +104,7 @@ def citations_out(answer: Answer) -> list[CitationOut]:
             passage_id=c.passage_id,
             title=c.title,
             source=c.source,
+            doc_id=c.doc_id,
             text=answer.passages[c.n - 1].text if 0 < c.n <= len(answer.passages) else "",
         )
         for c in answer.citations

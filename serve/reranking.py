@@ -3,8 +3,9 @@ serve, over rankgraph's LLM rerankers, so their clients can swap rankgraph in.
 
 `model` names a method (`pointwise`, `setwise`, …; the pipeline's own method keeps
 its configured options) or a `server.rerank_profiles` entry; empty means the
-pipeline's method. `relevance_score` is the method's score where it has one (e.g.
-pointwise P(Yes), possibly fused), else 1 − rank/n: compare scores within one
+pipeline's method. A request's documents carry no first-stage scores, so the order
+they are listed in counts for nothing. `relevance_score` is the method's own score
+where it has one (e.g. pointwise P(Yes)), else 1 − rank/n: compare scores within one
 response only.
 """
 
@@ -77,6 +78,8 @@ async def rerank_documents(request: Request) -> Response:
     state = server_state(request)
     server = state.settings.server
     body = await read_json(request, RerankRequest, server.max_request_bytes)
+    if not body.query.strip():
+        raise ApiError(400, "the query is empty or only whitespace", param="query")
     texts = body.texts()
     if len(texts) > server.rerank_max_documents:
         raise ApiError(

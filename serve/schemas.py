@@ -8,6 +8,7 @@ temperature and length, so a chat UI's defaults cannot break a run.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -58,6 +59,7 @@ class CitationOut(BaseModel):
     passage_id: str
     title: str | None = None
     source: str | None = None
+    doc_id: str | None = None  # the id the document was indexed with (a JSONL `id`)
     text: str
 
 
@@ -134,7 +136,12 @@ class ChatCompletionChunk(BaseModel):
     rankgraph: RankgraphInfo | None = None
 
     def sse(self) -> str:
-        return f"data: {self.model_dump_json(exclude_none=True)}\n\n"
+        """One event; empty fields are left out, except in `rankgraph`, whose nulls say
+        something (no abstain reason, no thread) and match the non-streamed reply."""
+        body = self.model_dump(mode="json", exclude_none=True)
+        if self.rankgraph is not None:
+            body["rankgraph"] = self.rankgraph.model_dump(mode="json")
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
 class ModelCard(BaseModel):

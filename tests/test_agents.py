@@ -28,7 +28,7 @@ from rankgraph.pipeline_config import FilterConfig
 from rankgraph.prompts.passages import REDACTED, fenced_list, masked
 from rankgraph.rerank.base import RerankResult
 from rankgraph.schema import Passage
-from rankgraph.trace import TraceEvent
+from rankgraph.trace import TraceEvent, step
 from tests.agents_fixtures import (
     CORPUS,
     FakeClient,
@@ -95,6 +95,12 @@ def test_router_returns_to_rewrite_only_when_the_filter_left_feedback() -> None:
     assert after_filter({"feedback": "too few"}) == "rewrite"
     assert after_filter({"feedback": None}) == "answer"
     assert after_filter({}) == "answer"
+
+
+def test_a_citation_names_the_document_id_the_user_indexed() -> None:
+    chunk = Passage(id="3f9a…", text="x", metadata={"doc_id": "faq-17", "start": 0})
+    (cite,), _ = parse_citations("Yes [1].", [chunk])
+    assert (cite.passage_id, cite.doc_id) == ("3f9a…", "faq-17")
 
 
 def test_citations_map_numbers_to_kept_passage_ids_and_drop_unknown_numbers() -> None:
@@ -773,3 +779,11 @@ async def test_a_failed_sampling_call_fails_generate_and_cancels_the_greedy_answ
         await pipe.ask("What is rankgraph?")
     assert client.greedy_cancelled
     await pipe.aclose()
+
+
+def test_the_story_lists_kept_passages_in_the_order_generate_reads_them() -> None:
+    kept = ["zeta", "alpha", "mid", "beta"]
+    answer = Answer(question="q", answer="a", trace=[step("filter", method="off", kept=kept)])
+    shown = Console(width=200, record=True)
+    shown.print(story(answer))
+    assert "filter (off): zeta, alpha, mid, beta" in shown.export_text()

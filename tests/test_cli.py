@@ -1,9 +1,11 @@
-"""The top-level CLI: fast --help through lazy registration, --version, config example."""
+"""The top-level CLI: fast --help through lazy registration, --version, config example,
+and the answer commands' one-line errors."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,49 @@ def test_config_example_prints_the_shipped_example_which_loads_as_settings(
     path = tmp_path / "rankgraph.toml"
     path.write_text(result.stdout)
     assert rankgraph.load_settings(path).engine.kind == "embedded"
+
+
+@pytest.mark.parametrize("command", ["ask", "chat", "demo"])
+def test_answer_commands_end_a_settings_error_in_one_line_not_a_traceback(
+    tmp_path: Path, command: str
+) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[pipeline]\ncolection = "x"\n')
+    args = [command, *(["what is it?"] if command == "ask" else []), "--config", str(config)]
+    result = CliRunner().invoke(app, args, input="")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.stderr.startswith("error: invalid settings in")
+    assert "pipeline.colection" in result.stderr
+
+
+def test_ask_with_an_unreachable_engine_fails_fast_naming_the_url(tmp_path: Path) -> None:
+    config = tmp_path / "rankgraph.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[llm]\nbase_urls = ["http://127.0.0.1:9/v1"]\n'
+        'model = "m"\n'
+    )
+    started = time.perf_counter()
+    result = CliRunner().invoke(
+        app, ["ask", "when are zorblats harvested?", "--config", str(config)]
+    )
+    assert result.exit_code == 1
+    assert "no LLM endpoint answers: http://127.0.0.1:9/v1" in result.stderr
+    assert time.perf_counter() - started < 15  # not every node's retries (about a minute)
+
+
+def test_trace_show_reads_a_saved_run_and_names_a_file_that_is_not_one(tmp_path: Path) -> None:
+    from rankgraph.agents.answer import Answer
+    from rankgraph.trace import step
+
+    run = tmp_path / "run.json"
+    answer = Answer(question="why?", answer="because [1]", trace=[step("filter", method="off")])
+    run.write_text(answer.model_dump_json())
+    shown = CliRunner().invoke(app, ["trace", "show", str(run)])
+    assert shown.exit_code == 0 and "because [1]" in shown.stdout
+
+    other = tmp_path / "cands.jsonl"
+    other.write_text('{"qid": "q1", "query": "x", "candidates": []}\n')
+    result = CliRunner().invoke(app, ["trace", "show", str(other)])
+    assert result.exit_code == 1
+    assert "not a rankgraph run (field required at node)" in result.stderr
+    assert "validation error" not in result.stderr

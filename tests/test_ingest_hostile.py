@@ -75,11 +75,14 @@ def test_a_fifo_is_skipped_not_read(tmp_path: Path) -> None:
     assert len(report.added) == 2
 
 
-def test_an_unreadable_file_is_skipped_and_the_rest_indexed(tmp_path: Path) -> None:
+def test_unreadable_and_binary_files_are_skipped_reported_once_and_the_rest_indexed(
+    tmp_path: Path,
+) -> None:
     src = _tree(tmp_path)
     locked = src / "m-locked.txt"
     locked.write_text("secret")
     locked.chmod(0)
+    (src / "blob.txt").write_bytes(b"\x00\x01\x02 not text")
     config = tmp_path / "rg.toml"
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n')
     command = [sys.executable, "-m", "rankgraph.cli", "index", str(src), "--config", str(config)]
@@ -93,6 +96,7 @@ def test_an_unreadable_file_is_skipped_and_the_rest_indexed(tmp_path: Path) -> N
     assert (
         "skipped" in done.stderr and "m-locked.txt: cannot read: permission denied" in done.stderr
     )
+    assert done.stderr.count("blob.txt: binary file") == 1  # in the summary, not logged again
 
 
 def test_sync_against_an_empty_folder_is_refused_unless_forced(tmp_path: Path) -> None:

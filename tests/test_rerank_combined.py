@@ -36,6 +36,13 @@ async def test_combined_with_every_signal_makes_three_calls_per_passage() -> Non
     assert result.order[0] == 2
 
 
+async def test_combined_leaves_the_first_stage_out_when_documents_carry_no_scores() -> None:
+    unscored = [p.model_copy(update={"score": None}) for p in passages_with([0, 3])]
+    weights = {"yesno": 0.2, "first_stage": 0.8}
+    result = await build("combined", FakeLLM(), weights=weights).rerank("q", unscored)
+    assert result.order == [1, 0]  # the listed order is no ranking to lean on
+
+
 async def test_a_failed_signal_leaves_its_passage_in_its_slot() -> None:
     client = FakeLLM(fail=lambda i: i == 0)
     result = await build("combined", client, weights={"yesno": 1.0}).rerank(

@@ -315,6 +315,19 @@ async def test_fusion_weight_zero_returns_the_first_stage_order_and_is_traced() 
     assert fusion.data["before"] == [1, 3, 2, 0]
 
 
+@pytest.mark.parametrize(("method", "options"), [("pointwise", {}), ("first", {"fusion": "rrf"})])
+async def test_documents_without_first_stage_scores_are_ranked_by_the_judge_alone(
+    method: str, options: dict[str, str]
+) -> None:
+    # two documents, the relevant one second: fused with their listed order the two
+    # signals would cancel, and the listed order would win the tie
+    unscored = [p.model_copy(update={"score": None}) for p in passages_with([0, 3])]
+    result = await build(method, FakeLLM(), **options).rerank("q", unscored)
+    assert result.order == [1, 0]
+    (skipped,) = [e for e in result.events if e.data.get("why")]
+    assert skipped.data == {"fusion": "none", "why": "no first-stage scores"}
+
+
 @pytest.mark.parametrize("mode", ["rrf", "zscore"])
 async def test_fusion_weight_one_keeps_the_llm_order(mode: str) -> None:
     result = await build("first", FakeLLM(), fusion=mode, fusion_weight=1.0).rerank(

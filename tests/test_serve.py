@@ -168,6 +168,7 @@ async def test_chat_completion_stream_ends_with_done_and_carries_citations(
     finish = next(c for c in chunks if c.choices and c.choices[0].finish_reason == "stop")
     info = finish.model_extra["rankgraph"]  # type: ignore[index]
     assert info["trace_id"] == chunks[0].id
+    assert {"abstained", "abstain_reason", "thread_id"} <= info.keys()  # as in a plain reply
     assert content == info["answer"]  # checked sentences only: never a draft taken back
     assert all({"passage_id", "title", "source", "text"} <= c.keys() for c in info["citations"])
     usage_chunk = chunks[-1]
@@ -245,6 +246,8 @@ async def test_rerank_answers_in_the_cohere_shape_best_first(server: str) -> Non
     results = doc["results"]
     assert len(results) == 2 and {"index", "relevance_score", "document"} <= results[0].keys()
     assert results[0]["relevance_score"] >= results[1]["relevance_score"]
+    # the judge's own P(Yes): the listed order is not fused in, so no z-scores below 0
+    assert all(0.0 <= r["relevance_score"] <= 1.0 for r in results)
     texts = [d if isinstance(d, str) else d["text"] for d in documents]
     assert all(r["document"]["text"] == texts[r["index"]] for r in results)
     assert doc["usage"]["calls"] == 3
@@ -280,7 +283,7 @@ async def test_a_wrong_or_missing_key_is_401_in_the_openai_shape(server: str) ->
     assert page.status_code == 401
 
 
-async def test_too_large_bodies_are_413_and_too_long_questions_400(server: str) -> None:
+async def test_too_large_bodies_are_413_and_too_long_or_blank_questions_400(server: str) -> None:
     async with httpx.AsyncClient(headers=auth()) as http:
         big = await http.post(
             f"{server}/v1/chat/completions",
@@ -291,9 +294,11 @@ async def test_too_large_bodies_are_413_and_too_long_questions_400(server: str) 
             json={"model": MODEL, "messages": [{"role": "user", "content": "why " * 400}]},
         )
         bad = await http.post(f"{server}/v1/chat/completions", content=b"{not json")
+        blank = await http.post(f"{server}/v1/rerank", json={"query": " \t ", "documents": ["d"]})
     assert big.status_code == 413 and big.json()["error"]["code"] == "request_too_large"
     assert long.status_code == 400 and long.json()["error"]["code"] == "question_too_long"
     assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]["message"]
+    assert blank.status_code == 400 and blank.json()["error"]["param"] == "query"
 
 
 async def test_requests_past_the_queue_get_429_with_retry_after(server: str) -> None:
