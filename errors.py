@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from rankgraph.llm.completion import Completion
+
+
+def first_problem(exc: ValidationError) -> tuple[str, str]:
+    """(where, what) of a validation error's first problem, e.g. ("candidates.0.text",
+    "Field required"); `where` is "" at the top level. Messages name one problem: the
+    first is the one to fix first."""
+    first = exc.errors()[0]
+    return ".".join(str(part) for part in first["loc"]), first["msg"]
 
 
 class RankgraphError(Exception):

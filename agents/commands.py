@@ -25,7 +25,7 @@ from rankgraph.agents.pipeline import Pipeline
 from rankgraph.agents.summary import citations_text, events_table, print_answer, story
 from rankgraph.config import Settings, load_settings
 from rankgraph.demo import Sample
-from rankgraph.errors import InputError
+from rankgraph.errors import InputError, first_problem
 from rankgraph.eval.qa_scoring import contains_answer
 from rankgraph.llm.client import LLMClient
 from rankgraph.preflight import check_client
@@ -308,10 +308,9 @@ def read_run(path: Path) -> Answer:
             return Answer.model_validate(doc)
         trace = [TraceEvent.model_validate(e) for e in doc.get("trace", [])]
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "top level"
+        where, what = first_problem(exc)
         raise ValueError(
-            f"not a rankgraph run ({first['msg'].lower()} at {where}); expected the JSON "
+            f"not a rankgraph run ({what.lower()} at {where or 'top level'}); expected the JSON "
             "`rankgraph ask --trace FILE` writes, or a JSONL file of trace events"
         ) from None
     return Answer(

@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rankgraph.config import Settings, load_settings
-from rankgraph.errors import InputError
+from rankgraph.errors import InputError, first_problem
 from rankgraph.retrieval import RETRIEVAL_MODES, RetrievalMode, Retriever, Store, index_paths
 from rankgraph.retrieval.store import index_text
 from rankgraph.ui import exit_on_error, safe_text
@@ -90,10 +90,9 @@ def load_questions(path: Path, limit: int | None = None) -> list[Question]:
             except UnicodeDecodeError as exc:
                 raise InputError(f"{path}:{line_no}: not UTF-8 (byte {exc.start})") from exc
             except ValidationError as exc:
-                first = exc.errors()[0]
-                loc = ".".join(str(part) for part in first["loc"]) or "line"
+                where, what = first_problem(exc)
                 raise InputError(
-                    f"{path}:{line_no}: {loc}: {first['msg']} (expected "
+                    f"{path}:{line_no}: {where or 'line'}: {what} (expected "
                     '{"qid": str, "question": str, "answer_doc_ids": [str, ...]})'
                 ) from exc
     if not out:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rankgraph.errors import InputError
+from rankgraph.errors import InputError, first_problem
 from rankgraph.schema import Passage
 
 MAX_REPORTED = 20  # bad lines listed in one error; the count covers the rest
@@ -67,9 +67,8 @@ def _parse(raw: bytes) -> _CandidateLine:
     try:
         line = _CandidateLine.model_validate_json(text)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(part) for part in first["loc"]) or "line"
-        raise ValueError(f"{loc}: {first['msg']} (expected {_SHAPE})") from None
+        where, what = first_problem(exc)
+        raise ValueError(f"{where or 'line'}: {what} (expected {_SHAPE})") from None
     if not line.candidates:
         raise ValueError(f"query {line.qid!r} has no candidates; drop the line or add some")
     seen: set[str] = set()

@@ -14,6 +14,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
+from rankgraph.errors import first_problem
 from rankgraph.serve.errors import ApiError, overloaded
 
 T = TypeVar("T")
@@ -118,12 +119,11 @@ async def read_json(request: Request, model: type[M], max_bytes: int) -> M:
     try:
         return model.model_validate_json(bytes(body))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        param = ".".join(str(p) for p in first["loc"]) or None
-        if first["type"] == "json_invalid":
-            raise ApiError(400, f"request body is not valid JSON: {first['msg']}") from exc
+        where, what = first_problem(exc)
+        if exc.errors()[0]["type"] == "json_invalid":
+            raise ApiError(400, f"request body is not valid JSON: {what}") from exc
         raise ApiError(
-            400, f"invalid request: {param}: {first['msg']}", param=param, code="invalid_value"
+            400, f"invalid request: {where}: {what}", param=where or None, code="invalid_value"
         ) from exc
 
 
