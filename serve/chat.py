@@ -100,11 +100,7 @@ def progress_line(node: str | None, update: dict[str, Any]) -> str | None:
 def citations_out(answer: Answer) -> list[CitationOut]:
     return [
         CitationOut(
-            n=c.n,
-            passage_id=c.passage_id,
-            title=c.title,
-            source=c.source,
-            doc_id=c.doc_id,
+            **c.model_dump(),
             text=answer.passages[c.n - 1].text if 0 < c.n <= len(answer.passages) else "",
         )
         for c in answer.citations

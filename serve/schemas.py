@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rankgraph.agents.answer import Citation
 from rankgraph.trace import Usage
 
 
@@ -52,14 +53,9 @@ class ChatCompletionRequest(_Request):
     n: int = Field(default=1, ge=1, le=1)
 
 
-class CitationOut(BaseModel):
-    """`[n]` in the answer is `passage_id`; `text` is the passage it quotes."""
+class CitationOut(Citation):
+    """A citation with `text`, the passage it quotes."""
 
-    n: int
-    passage_id: str
-    title: str | None = None
-    source: str | None = None
-    doc_id: str | None = None  # the id the document was indexed with (a JSONL `id`)
     text: str
 
 
