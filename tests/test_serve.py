@@ -378,30 +378,48 @@ async def test_trace_page_shows_the_ranking_moves_and_linked_citations(
         if os.environ.get("RANKGRAPH_REQUIRE_BROWSER"):
             raise AssertionError("chromium missing: `apt-get install chromium` (make test does)")
         pytest.skip("Debian's chromium is not installed")
-    # a question on which the tiny model moves passages and cites one (temperature 0)
-    question = "Who wrote the first published computer program for the Analytical Engine?"
-    completion = await openai_client.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": question}]
-    )
-    stored = await trace(server, completion.id)
-    moves = next(e["data"]["moves"] for e in stored["trace"] if "moves" in e["data"])
-    judged = next(e["data"]["scores"] for e in stored["trace"] if "tau" in e["data"])
-    citations = completion.model_extra["rankgraph"]["citations"]  # type: ignore[index]
-    assert moves and citations, "the page needs a run with moves and citations to show"
+    # The page shows the ranking's moves and the answer's citation links. The tiny model
+    # does not always both reorder and cite in one run (the CPU engine batches
+    # differently from run to run), so each part is checked on the first of these runs
+    # that has it; a part no run has fails the test.
+    shown: dict[str, tuple[str, str, list[Any], list[Any], list[Any]]] = {}
+    for question in (
+        "Who wrote the first published computer program for the Analytical Engine?",
+        "Who designed the Analytical Engine?",
+        "What did the Analytical Engine read its programs from?",
+    ):
+        completion = await openai_client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": question}]
+        )
+        stored = await trace(server, completion.id)
+        moves = next(e["data"]["moves"] for e in stored["trace"] if "moves" in e["data"])
+        judged = next(e["data"]["scores"] for e in stored["trace"] if "tau" in e["data"])
+        citations = completion.model_extra["rankgraph"]["citations"]  # type: ignore[index]
+        run = (completion.id, question, moves, judged, citations)
+        if moves:
+            shown.setdefault("moves", run)
+        if citations:
+            shown.setdefault("citations", run)
+        if len(shown) == 2:
+            break
+    assert set(shown) == {"moves", "citations"}, f"runs to show: {sorted(shown)}"
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
         page = await browser.new_page(
             extra_http_headers=auth(), viewport={"width": 1100, "height": 900}
         )
-        await page.goto(f"{server}/traces/{completion.id}")
+        run_id, question, moves, judged, _ = shown["moves"]
+        await page.goto(f"{server}/traces/{run_id}")
         assert await page.locator("h1").inner_text() == question
         rerank = page.locator("#rerank")
         assert "pointwise" in await rerank.inner_text()
-        assert await rerank.locator("table.moves tr").count() == len(moves) + bool(moves)
+        assert await rerank.locator("table.moves tr").count() == len(moves) + 1
         assert await page.locator("#filter table.scores tr").count() == 1 + len(judged)
         assert "threshold τ" in await page.locator("#filter").inner_text()
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "trace-page.png"), full_page=True)
+        run_id, question, _, _, citations = shown["citations"]
+        await page.goto(f"{server}/traces/{run_id}")
         assert await page.locator("#answer a.cite").count() >= len(citations)
         for citation in citations:
             link = page.locator(f'#answer a.cite[href="#p-{citation["n"]}"]').first
