@@ -7,7 +7,6 @@ session and a CLI) never start the same engine twice, liveness checks, stop.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 from collections.abc import Iterator, Mapping
@@ -22,6 +21,7 @@ from rankgraph.engine.embedded import EmbeddedLauncher
 from rankgraph.engine.external import ExternalLauncher
 from rankgraph.engine.layout import EngineLayout
 from rankgraph.engine.llamacpp import LlamaCppLauncher
+from rankgraph.engine.locks import exclusive
 from rankgraph.engine.presets import get_preset
 from rankgraph.engine.process import group_alive, kill_group, pid_alive, tail
 from rankgraph.engine.state import EngineState, clear_state, read_state, write_state
@@ -178,11 +178,5 @@ def _run_lock(settings: Settings) -> Iterator[None]:
     """An exclusive lock per run record, held while checking and starting."""
     if settings.engine.kind != "external" and settings.engine.model is None:
         get_preset(settings.engine.preset)  # a typo fails before any file is made
-    path = EngineLayout.of(settings).lock(run_name(settings))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with exclusive(EngineLayout.of(settings).lock(run_name(settings))):
+        yield

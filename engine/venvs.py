@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rankgraph.engine.layout import venv_python
+from rankgraph.engine.locks import exclusive
 from rankgraph.engine.process import LOG_TAIL_LINES, tail
 from rankgraph.errors import EngineError
 from rankgraph.ui import progress_bar, watched
@@ -67,8 +68,15 @@ def ensure_venv(venv: Path, spec: VenvSpec, log_path: Path) -> bool:
     """Create `venv` with `spec` unless it is already usable; True if installed now.
 
     A broken or half-installed env (probe fails) is removed and rebuilt, so an
-    interrupted install is simply run again.
+    interrupted install is simply run again. The check and the install hold a lock
+    per env: presets share it, and two installs at once (`make test` beside `make
+    demo`) once had one remove the env the other was still filling.
     """
+    with exclusive(venv.parent / f"{venv.name}.lock"):
+        return _ensure_venv_unlocked(venv, spec, log_path)
+
+
+def _ensure_venv_unlocked(venv: Path, spec: VenvSpec, log_path: Path) -> bool:
     if venv_ready(venv, spec.probe):
         log.info("%s environment already usable: %s", spec.name, venv)
         return False

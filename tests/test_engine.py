@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -165,6 +166,46 @@ def test_conversion_counts_only_with_a_marker_for_the_same_gguf(tmp_path: Path) 
     assert not is_converted(settings, preset)
     marker.write_text(preset.sha256 + "\n")
     assert is_converted(settings, preset)
+
+
+def _installable_wheel(folder: Path) -> Path:
+    """A minimal pure-Python wheel pip can install offline (`import lockpkg`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / "lockpkg-1.0-py3-none-any.whl"
+    info = "lockpkg-1.0.dist-info"
+    files = {
+        "lockpkg/__init__.py": "",
+        f"{info}/METADATA": "Metadata-Version: 2.1\nName: lockpkg\nVersion: 1.0\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    files[f"{info}/RECORD"] = "".join(f"{name},,\n" for name in [*files, f"{info}/RECORD"])
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return wheel
+
+
+def test_two_installs_of_one_engine_env_at_once_leave_it_usable(tmp_path: Path) -> None:
+    """Presets share an engine env; a second install started while the first fills it
+    waits for it instead of removing it (this broke `make test` beside `make demo`)."""
+    wheels = _installable_wheel(tmp_path / "wheels").parent
+    venv, log = tmp_path / "engine" / "env", tmp_path / "install.log"
+    script = (
+        "import sys; from pathlib import Path; "
+        "from rankgraph.engine.venvs import VenvSpec, ensure_venv; "
+        "spec = VenvSpec('env', ('--no-index', '--find-links', sys.argv[1], 'lockpkg'), "
+        "'import lockpkg'); "
+        "print(ensure_venv(Path(sys.argv[2]), spec, Path(sys.argv[3])))"
+    )
+    command = [sys.executable, "-c", script, str(wheels), str(venv), str(log)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    time.sleep(1.5)  # the first is creating the env: a racing second would remove it
+    second = subprocess.run(command, capture_output=True, text=True, check=False)
+    first_out, _ = first.communicate(timeout=300)
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    assert sorted([first_out.strip(), second.stdout.strip()]) == ["False", "True"]
+    assert subprocess.run([str(venv / "bin" / "python"), "-c", "import lockpkg"]).returncode == 0
 
 
 # --- ports, commands ---------------------------------------------------------------------
