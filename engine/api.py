@@ -178,5 +178,7 @@ def _run_lock(settings: Settings) -> Iterator[None]:
     """An exclusive lock per run record, held while checking and starting."""
     if settings.engine.kind != "external" and settings.engine.model is None:
         get_preset(settings.engine.preset)  # a typo fails before any file is made
-    with exclusive(EngineLayout.of(settings).lock(run_name(settings))):
+    name = run_name(settings)
+    waiting = f"another process is installing, starting or stopping engine {name}; waiting"
+    with exclusive(EngineLayout.of(settings).lock(name), waiting):
         yield

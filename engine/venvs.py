@@ -72,7 +72,8 @@ def ensure_venv(venv: Path, spec: VenvSpec, log_path: Path) -> bool:
     per env: presets share it, and two installs at once (`make test` beside `make
     demo`) once had one remove the env the other was still filling.
     """
-    with exclusive(venv.parent / f"{venv.name}.lock"):
+    waiting = f"another process is installing {venv}; waiting for it to finish"
+    with exclusive(venv.parent / f"{venv.name}.lock", waiting):
         return _ensure_venv_unlocked(venv, spec, log_path)
 
 

@@ -205,6 +205,7 @@ def test_two_installs_of_one_engine_env_at_once_leave_it_usable(tmp_path: Path) 
     first_out, _ = first.communicate(timeout=300)
     assert first.returncode == 0 and second.returncode == 0, second.stderr
     assert sorted([first_out.strip(), second.stdout.strip()]) == ["False", "True"]
+    assert "another process is installing" in second.stderr  # told why it waits
     assert subprocess.run([str(venv / "bin" / "python"), "-c", "import lockpkg"]).returncode == 0
 
 
