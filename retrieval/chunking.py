@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterator
-from typing import cast
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -34,17 +33,13 @@ class Chunker:
 
     @property
     def splitter(self) -> RecursiveCharacterTextSplitter:
-        """Built on first use: it needs the model's tokenizer, which loads the model."""
+        """Built on first use: counting tokens needs the tokenizer, which loads the model."""
         if self._splitter is None:
-            # The classmethod returns `cls(...)` but is annotated `-> TextSplitter`.
-            self._splitter = cast(
-                RecursiveCharacterTextSplitter,
-                RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-                    self._embedder.model.tokenizer,
-                    chunk_size=self._tokens,
-                    chunk_overlap=self._overlap,
-                    add_start_index=True,
-                ),
+            self._splitter = RecursiveCharacterTextSplitter(
+                chunk_size=self._tokens,
+                chunk_overlap=self._overlap,
+                length_function=self._embedder.count_tokens,
+                add_start_index=True,
             )
         return self._splitter
 

@@ -150,8 +150,13 @@ class SentenceEmbedder(EmbeddingFunction[Documents]):
         return int(length)
 
     def count_tokens(self, text: str) -> int:
-        """Length of `text` in the model's own word pieces (what chunk sizes count)."""
-        return len(self.model.tokenizer.tokenize(text))
+        """Length of `text` in the model's own word pieces (what chunk sizes count).
+
+        Not verbose: the chunker measures whole documents before it splits them, and the
+        tokenizer's "longer than the maximum sequence length … indexing errors" warning
+        would then claim a truncation that never happens (every chunk fits).
+        """
+        return len(self.model.tokenizer.tokenize(text, verbose=False))
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""

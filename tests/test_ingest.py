@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -193,6 +194,33 @@ def test_chunks_fit_the_token_budget_and_their_offsets_point_into_the_file(
         assert text[chunk.metadata["start"] : chunk.metadata["end"]] == chunk.text
         assert shared_embedder().count_tokens(chunk.text) <= 64
         assert chunk.title == "Rivers"
+
+
+def test_indexing_a_document_longer_than_the_model_window_warns_of_no_truncation(
+    tmp_path: Path,
+) -> None:
+    """Measuring a whole document before splitting it is not a truncation: no warning.
+
+    The tokenizer warns once per instance, so the test clears that memory first.
+    """
+    doc = tmp_path / "long.md"
+    paragraph = " ".join(f"The river number {i} reaches the sea." for i in range(60))
+    doc.write_text(f"{paragraph}\n\n{paragraph}")
+    tokenizer = shared_embedder().model.tokenizer
+    tokenizer.deprecation_warnings.pop("sequence-length-is-longer-than-the-specified-maximum", None)
+    heard: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: heard.append(record.getMessage())  # type: ignore[method-assign]
+    transformers_log = logging.getLogger("transformers")
+    transformers_log.addHandler(handler)
+    try:
+        index_paths(make_store(tmp_path), [doc])
+    finally:
+        transformers_log.removeHandler(handler)
+    assert not [m for m in heard if "indexing errors" in m]
+    chunks = _passages_of(make_store(tmp_path), doc)
+    assert len(chunks) > 1
+    assert max(shared_embedder().count_tokens(c.text) for c in chunks) <= 200
 
 
 class _FailingStore(Store):
