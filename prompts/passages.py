@@ -6,7 +6,9 @@ prompts declare to be data. Text that could close or open a fence or a role
 marker is defused whatever its case (`</PASSAGE>`, `<<<system>>>`), and
 instruction-like sentences ("ignore the question and …", "note to the
 assistant: …") are masked — a second layer, because a small model may still
-obey text it was told is data. Long passages are cut to `max_words`.
+obey text it was told is data. Reference marks copied from web pages ("big.[12]")
+are dropped: they look exactly like the `[n]` citations the reader is asked to
+write. Long passages are cut to `max_words`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ _INSTRUCTION = re.compile(
     re.IGNORECASE,
 )
 REDACTED = "[instruction-like text removed]"
+# Wikipedia-style reference marks right after punctuation: "big.[1][2]", "so,[note 3]".
+# Only there, so that code such as `a[1]` and editorial brackets stay as written.
+_FOOTNOTES = re.compile(
+    r"(?<=[.,;:!?\"”’)])(?:\[(?:\d{1,3}|note \d{1,3}|nb \d{1,3}|citation needed)\])+(?=\s|$)",
+    re.IGNORECASE,
+)
 
 
 def defuse(text: str) -> str:
@@ -68,6 +76,19 @@ def redact_instructions(text: str) -> tuple[str, int]:
     return (" ".join(parts), count) if count else (text, 0)
 
 
+def drop_footnotes(text: str) -> str:
+    """Text without the reference marks a web page puts after its sentences.
+
+    Why: a small reader copies them as citations. With marks like these in the
+    passages, 15 of 100 dev answers of the 0.5B reader cited a passage that does not
+    exist (docs/benchmarks.md, session 17).
+
+    >>> drop_footnotes("Paris is big.[1][12] It is old,[note 3] see a[1] [sic].")
+    'Paris is big. It is old, see a[1] [sic].'
+    """
+    return _FOOTNOTES.sub("", text)
+
+
 def clip(text: str, max_words: int) -> str:
     """The first `max_words` words, with an ellipsis when cut.
 
@@ -84,7 +105,7 @@ def body(passage: Passage, max_words: int) -> tuple[str, int]:
     """Passage text (title first when there is one), clipped, masked and defused;
     returns (text, sentences masked)."""
     text = f"{passage.title}. {passage.text}" if passage.title else passage.text
-    text, masked = redact_instructions(clip(text, max_words))
+    text, masked = redact_instructions(clip(drop_footnotes(text), max_words))
     return defuse(text), masked
 
 

@@ -127,6 +127,23 @@ def test_generate_prompt_declares_passages_data_and_fences_them() -> None:
     assert '<passage id="2">\nListwise. Listwise reranking' in messages[1]["content"]
 
 
+def test_generate_prompt_shows_no_web_reference_marks_that_read_as_citations() -> None:
+    """A page's "[12]" after a sentence would be copied as a citation of passage 12."""
+    clean = [p.model_copy(update={"text": f"{p.text} It was written in 2024."}) for p in CORPUS[:2]]
+    marked = [
+        p.model_copy(update={"text": f"{p.text}[3][14] It was written in 2024.[note 2]"})
+        for p in CORPUS[:2]
+    ]
+    code = [p.model_copy(update={"text": f"{p.text} Read items[3] first."}) for p in CORPUS[:2]]
+
+    def prompt(kept: list[Passage]) -> str:
+        state = {"question": "q?", "kept": kept, "notes": []}
+        return render(state, deps())[0][1]["content"]  # type: ignore[arg-type]
+
+    assert prompt(marked) == prompt(clean)
+    assert "[14]" not in prompt(marked) and "items[3] first" in prompt(code)
+
+
 # -- config --------------------------------------------------------------------------
 
 
