@@ -7,8 +7,9 @@ marker is defused whatever its case (`</PASSAGE>`, `<<<system>>>`), and
 instruction-like sentences ("ignore the question and …", "note to the
 assistant: …") are masked — a second layer, because a small model may still
 obey text it was told is data. Reference marks copied from web pages ("big.[12]")
-are dropped: they look exactly like the `[n]` citations the reader is asked to
-write. Long passages are cut to `max_words`.
+and markdown link syntax ("[Paris](https://…)") are reduced to their text: they
+look like the `[n]` citations the reader is asked to write, and it copies them
+instead. Long passages are cut to `max_words`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ _INSTRUCTION = re.compile(
     r"|\b(rank|put|place) this (passage|document)\b.{0,30}\b(first|top|highest)\b"
     r"|\bignor(?:e|ez|iere|a)\b.{0,40}\b(instruktionen|anweisungen|instructions|instrucciones)\b",
     re.IGNORECASE,
+)
+# Markdown images and links, inline or by reference: "![alt](src)", "[text](url "t")",
+# "[text][ref]". Not after a word or a bracket, so code such as `f[i](x)` stays.
+_MD_LINK = re.compile(
+    r"(?<![\w\])])!?\[([^\[\]\n]*)\](?:\([^()\s]*(?:\s+\"[^\"\n]*\")?\)|\[[^\[\]\n]*\])"
 )
 REDACTED = "[instruction-like text removed]"
 # Wikipedia-style reference marks right after punctuation: "big.[1][2]", "so,[note 3]".
@@ -76,17 +82,21 @@ def redact_instructions(text: str) -> tuple[str, int]:
     return (" ".join(parts), count) if count else (text, 0)
 
 
-def drop_footnotes(text: str) -> str:
-    """Text without the reference marks a web page puts after its sentences.
+def strip_markup(text: str) -> str:
+    """Text without web reference marks and markdown link syntax, their words kept.
 
-    Why: a small reader copies them as citations. With marks like these in the
-    passages, 15 of 100 dev answers of the 0.5B reader cited a passage that does not
-    exist (docs/benchmarks.md, session 17).
+    Why: a small reader copies them instead of writing `[n]` citations. With marks
+    like "big.[12]" in the passages, 15 of 100 dev answers of the 0.5B reader cited a
+    passage that does not exist; with markdown links, 25 of 100 answers copied a link
+    and the share that cited a passage fell from 0.75 to 0.31 (docs/benchmarks.md,
+    session 17).
 
-    >>> drop_footnotes("Paris is big.[1][12] It is old,[note 3] see a[1] [sic].")
+    >>> strip_markup("Paris is big.[1][12] It is old,[note 3] see a[1] [sic].")
     'Paris is big. It is old, see a[1] [sic].'
+    >>> strip_markup("![logo](x.png) [Uvicorn](https://uvicorn.dev) and [Daphne][d]; f[i](x)")
+    'logo Uvicorn and Daphne; f[i](x)'
     """
-    return _FOOTNOTES.sub("", text)
+    return _MD_LINK.sub(r"\1", _FOOTNOTES.sub("", text))
 
 
 def clip(text: str, max_words: int) -> str:
@@ -105,7 +115,7 @@ def body(passage: Passage, max_words: int) -> tuple[str, int]:
     """Passage text (title first when there is one), clipped, masked and defused;
     returns (text, sentences masked)."""
     text = f"{passage.title}. {passage.text}" if passage.title else passage.text
-    text, masked = redact_instructions(clip(drop_footnotes(text), max_words))
+    text, masked = redact_instructions(clip(strip_markup(text), max_words))
     return defuse(text), masked
 
 

@@ -127,11 +127,14 @@ def test_generate_prompt_declares_passages_data_and_fences_them() -> None:
     assert '<passage id="2">\nListwise. Listwise reranking' in messages[1]["content"]
 
 
-def test_generate_prompt_shows_no_web_reference_marks_that_read_as_citations() -> None:
-    """A page's "[12]" after a sentence would be copied as a citation of passage 12."""
-    clean = [p.model_copy(update={"text": f"{p.text} It was written in 2024."}) for p in CORPUS[:2]]
+def test_generate_prompt_shows_no_markup_that_reads_as_citations() -> None:
+    """A page's "big.[12]" or "[Paris](url)" is copied by the reader instead of `[n]`."""
+    tail = " It was written in {} by {}."
+    clean = [p.model_copy(update={"text": p.text + tail.format("2024", "Ada")}) for p in CORPUS[:2]]
     marked = [
-        p.model_copy(update={"text": f"{p.text}[3][14] It was written in 2024.[note 2]"})
+        p.model_copy(
+            update={"text": p.text + "[3][14]" + tail.format("2024", "[Ada](https://a.example)")}
+        )
         for p in CORPUS[:2]
     ]
     code = [p.model_copy(update={"text": f"{p.text} Read items[3] first."}) for p in CORPUS[:2]]
