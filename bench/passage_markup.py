@@ -7,7 +7,8 @@ plain chain read for answerable wiki-nq questions and asks the reader with the
 shipped `full` prompt, three ways: the clean text; the marked text shown as written
 (`strip_markup` off); the marked text as rankgraph shows it. The table gives contains
 and F1 (of the raw reply), the share of replies that cite a passage, citations of a
-passage that does not exist, and replies that copy link syntax.
+passage that does not exist (and the replies with one), and replies that copy link
+syntax.
 
     NQ=../shared/data/wiki-nq
     RANKGRAPH_LLM__CACHE=read-write rankgraph eval answers --corpus $NQ/corpus.jsonl \\
@@ -108,12 +109,13 @@ async def condition(
             "f1": token_f1(reply, row["gold"]),
             "cited": float(any(1 <= n <= len(passages) for n in cites)),
             "phantom": float(sum(not 1 <= n <= len(passages) for n in cites)),
+            "with_phantom": float(any(not 1 <= n <= len(passages) for n in cites)),
             "link_copied": float(bool(_LINK_COPIED.search(reply))),
         }
 
     results = await asyncio.gather(*(one(r) for r in rows))
     means = {k: statistics.fmean(r[k] for r in results) for k in ("contains", "f1", "cited")}
-    sums = {k: sum(r[k] for r in results) for k in ("phantom", "link_copied")}
+    sums = {k: sum(r[k] for r in results) for k in ("phantom", "with_phantom", "link_copied")}
     return means | sums
 
 
@@ -130,7 +132,7 @@ async def run(args: argparse.Namespace) -> None:
     rows = [r for r in rows if r["variant"] == "plain" and r["answerable"] and not r["error"]]
     rows = [r for r in rows if r["stages"]["kept"]][: args.limit]
     print(f"{len(rows)} answerable questions, the passages plain read, `full` prompt")
-    print("| markup | shown | contains | F1 | cites | phantom citations | copies a link |")
+    print("| markup | shown | contains | F1 | cites | phantom cites (answers) | copies a link |")
     print("|---|---|---|---|---|---|---|")
     async with LLMClient.from_settings(settings) as client:
         base = await condition(client, rows, docs, "")
@@ -145,7 +147,7 @@ async def run(args: argparse.Namespace) -> None:
 def _row(plant: str, shown: str, r: dict[str, float]) -> str:
     return (
         f"| {plant} | {shown} | {r['contains']:.3f} | {r['f1']:.3f} | {r['cited']:.2f} "
-        f"| {r['phantom']:.0f} | {r['link_copied']:.0f} |"
+        f"| {r['phantom']:.0f} ({r['with_phantom']:.0f}) | {r['link_copied']:.0f} |"
     )
 
 

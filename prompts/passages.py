@@ -86,8 +86,8 @@ def strip_markup(text: str) -> str:
     """Text without web reference marks and markdown link syntax, their words kept.
 
     Why: a small reader copies them instead of writing `[n]` citations. With marks
-    like "big.[12]" in the passages, 15 of 100 dev answers of the 0.5B reader cited a
-    passage that does not exist; with markdown links, 25 of 100 answers copied a link
+    like "big.[12]" in the passages, 16 of 100 dev answers of the 0.5B reader cited a
+    passage that does not exist; with markdown links, 24 of 100 answers copied a link
     and the share that cited a passage fell from 0.75 to 0.31 (docs/benchmarks.md,
     session 17).
 
