@@ -36,7 +36,8 @@ _INSTRUCTION = re.compile(
 # Markdown images and links, inline or by reference: "![alt](src)", "[text](url "t")",
 # "[text][ref]". Not after a word or a bracket, so code such as `f[i](x)` stays.
 _MD_LINK = re.compile(
-    r"(?<![\w\])])!?\[([^\[\]\n]*)\](?:\([^()\s]*(?:\s+\"[^\"\n]*\")?\)|\[[^\[\]\n]*\])"
+    r"(?<![\w\])])!?\[([^\[\]\n]*)\]"
+    r"(?:\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"\n]*\")?\)|\[[^\[\]\n]*\])"
 )
 REDACTED = "[instruction-like text removed]"
 # Wikipedia-style reference marks right after punctuation: "big.[1][2]", "so,[note 3]".
@@ -95,6 +96,8 @@ def strip_markup(text: str) -> str:
     'Paris is big. It is old, see a[1] [sic].'
     >>> strip_markup("![logo](x.png) [Uvicorn](https://uvicorn.dev) and [Daphne][d]; f[i](x)")
     'logo Uvicorn and Daphne; f[i](x)'
+    >>> strip_markup('a [cell](https://en.wikipedia.org/wiki/Cell_(biology) "Cell").')
+    'a cell.'
     """
     return _MD_LINK.sub(r"\1", _FOOTNOTES.sub("", text))
 
