@@ -33,18 +33,18 @@ _INSTRUCTION = re.compile(
     r"|\bignor(?:e|ez|iere|a)\b.{0,40}\b(instruktionen|anweisungen|instructions|instrucciones)\b",
     re.IGNORECASE,
 )
-# Markdown images and links, inline or by reference: "![alt](src)", "[text](url "t")",
-# "[text][ref]". Not after a word or a bracket, so code such as `f[i](x)` stays.
-_MD_LINK = re.compile(
-    r"(?<![\w\])])!?\[([^\[\]\n]*)\]"
-    r"(?:\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"\n]*\")?\)|\[[^\[\]\n]*\])"
-)
 REDACTED = "[instruction-like text removed]"
 # Wikipedia-style reference marks right after punctuation: "big.[1][2]", "so,[note 3]".
 # Only there, so that code such as `a[1]` and editorial brackets stay as written.
 _FOOTNOTES = re.compile(
     r"(?<=[.,;:!?\"”’)])(?:\[(?:\d{1,3}|note \d{1,3}|nb \d{1,3}|citation needed)\])+(?=\s|$)",
     re.IGNORECASE,
+)
+# Markdown images and links, inline or by reference: "![alt](src)", "[text](url "t")",
+# "[text][ref]". Not after a word or a bracket, so code such as `f[i](x)` stays.
+_MD_LINK = re.compile(
+    r"(?<![\w\])])!?\[([^\[\]\n]*)\]"
+    r"(?:\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"\n]*\")?\)|\[[^\[\]\n]*\])"
 )
 
 
