@@ -212,7 +212,8 @@ class RetrievalSettings(_Section):
         default=100,
         ge=1,
         le=100_000,
-        description="Hybrid: results each of dense and BM25 feed to fusion.",
+        description="Results each of dense and BM25 feed to fusion; the deeper list also"
+        " replaces texts stored twice.",
     )
 
     @field_validator("chroma_url")

@@ -64,7 +64,12 @@ class Retriever:
         mode: RetrievalMode | None = None,
         where: dict[str, Any] | None = None,
     ) -> list[Passage]:
-        """The top-k passages for several phrasings of one need, fused by RRF, deduped."""
+        """The top-k passages for several phrasings of one need, fused by RRF, deduped.
+
+        A text stored more than once (the same page saved in two folders, a docs site's
+        print-all page beside its chapters) is returned once, at its best rank, so it
+        does not take several of the reader's few places.
+        """
         if isinstance(queries, str):
             raise InputError("search_many takes a list of queries, not a string")
         cleaned = [q.strip() for q in queries]
@@ -84,19 +89,27 @@ class Retriever:
                 "`rankgraph index PATH` first"
             )
         ranked, ranks = self._rank(cleaned, k, mode, where)
-        top = ranked[:k]
-        found = self.store.passages([i for i, _ in top])
-        return [
-            found[i].model_copy(update={"score": score, "ranks": ranks.get(i, {})})
-            for i, score in top
-            if i in found
-        ]
+        out: list[Passage] = []
+        texts: set[str] = set()
+        for start in range(0, len(ranked), k):  # more only when duplicates were dropped
+            window = ranked[start : start + k]
+            found = self.store.passages([i for i, _ in window])
+            for i, score in window:
+                passage = found.get(i)
+                text = " ".join(passage.text.split()) if passage else ""
+                if passage is None or text in texts:
+                    continue
+                texts.add(text)
+                out.append(passage.model_copy(update={"score": score, "ranks": ranks.get(i, {})}))
+                if len(out) == k:
+                    return out
+        return out
 
     def _rank(
         self, queries: list[str], k: int, mode: RetrievalMode, where: Mapping[str, Any] | None
     ) -> tuple[Ranked, dict[str, dict[str, int]]]:
         """The fused ranking, and each id's best rank in the dense and BM25 lists."""
-        depth = max(k, self.config.candidates) if mode == "hybrid" else k
+        depth = max(k, self.config.candidates)  # room to replace duplicate texts
         lists: list[Ranked] = []
         weights: list[float] = []
         ranks: dict[str, dict[str, int]] = {}

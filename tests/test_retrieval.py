@@ -152,6 +152,26 @@ def test_hybrid_finds_answer_documents_of_the_slice_far_above_chance(wiki_slice:
     assert recall(5) >= recall(5, "bm25")
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_a_text_stored_twice_is_returned_once_and_the_next_text_takes_its_place(
+    tmp_path: Path, mode: str
+) -> None:
+    """A docs site's print-all page repeats its chapters; the reader should see each once."""
+    src = tmp_path / "site"
+    (src / "copy").mkdir(parents=True)
+    facts = [f"Lake {n} is {n * 10} metres deep and lies north of the glacier." for n in range(6)]
+    for n, fact in enumerate(facts):
+        (src / f"lake{n}.txt").write_text(fact)
+    (src / "copy" / "lake0.txt").write_text(facts[0])
+    (src / "copy" / "lake1.txt").write_text(f"  {facts[1]}\n")  # whitespace aside, the same
+    store = make_store(tmp_path)
+    index_paths(store, [src])
+    assert store.count() == 8
+    retriever = Retriever(store, make_settings(tmp_path).retrieval)
+    top = retriever.search("how deep is lake 0 north of the glacier", k=6, mode=mode)  # type: ignore[arg-type]
+    assert sorted(" ".join(p.text.split()) for p in top) == sorted(facts)
+
+
 # --- the store ------------------------------------------------------------------------
 
 
