@@ -14,7 +14,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from rankgraph.errors import ConfigError
 from rankgraph.retrieval.embeddings import SentenceEmbedder
-from rankgraph.retrieval.loaders import Document
+from rankgraph.retrieval.loaders import LOADERS_VERSION, Document
 from rankgraph.retrieval.store import Chunk
 
 
@@ -30,6 +30,11 @@ class Chunker:
         self._tokens = chunk_tokens
         self._overlap = chunk_overlap
         self._splitter: RecursiveCharacterTextSplitter | None = None
+
+    @property
+    def signature(self) -> str:
+        """What decides the chunks of a file besides its bytes (the manifest records it)."""
+        return f"loaders{LOADERS_VERSION}/tokens{self._tokens}/overlap{self._overlap}"
 
     @property
     def splitter(self) -> RecursiveCharacterTextSplitter:

@@ -1,6 +1,9 @@
 """Index files and directories into a `Store`, idempotently and resumably.
 
 - Unchanged files (same content hash as the manifest records) are skipped unread.
+  The recorded hash also covers how a file becomes chunks (`Chunker.signature`: the
+  loaders' version and the chunk sizes), so after an upgrade that reads a format
+  differently, or with new chunk sizes, re-indexing re-reads every file.
 - A changed file is re-chunked; chunks whose ids already exist are kept (no
   re-embedding), new ones are embedded in batches, and its chunks that no longer
   occur are deleted.
@@ -281,7 +284,7 @@ def _index_file(
 ) -> None:
     source = str(path.resolve())
     size = path.stat().st_size
-    digest = _file_digest(path)
+    digest = f"{_file_digest(path)}:{chunker.signature}"
     recorded = manifest.hash_of(source)
     if recorded == digest:
         tally.unchanged.append(source)

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+# trafilatura warns "discarding data" for a page with no main content; the loader then
+# reads all its visible text, and says so itself when there is none.
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -24,6 +27,9 @@ SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".jsonl"}
 _BLOCK = 1 << 20  # bytes read at a time
 _SEGMENT = 1 << 20  # characters per streamed text segment
 _SNIFF = 8192
+# Raise it when a loader reads a file differently, so that re-indexing re-reads files
+# indexed before (2: HTML as trafilatura's main content).
+LOADERS_VERSION = 2
 
 Scalar = str | int | float | bool
 
@@ -173,23 +179,39 @@ def _markdown_title(text: str) -> str | None:
 
 
 def _load_html(path: Path) -> Iterator[Item]:
-    from bs4 import BeautifulSoup
-
     decoder = _Decoder()
     raw = decoder.decode(path.read_bytes(), final=True)
-    soup = BeautifulSoup(raw, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template"]):
-        tag.decompose()
-    title = soup.title.get_text(" ", strip=True) if soup.title else None
-    body = soup.body or soup
-    lines = (line.strip() for line in body.get_text("\n").splitlines())
-    text = "\n".join(line for line in lines if line)
+    title, text = html_to_text(raw)
     if decoder.replaced:
         yield _replaced_note(path)
     if not text.strip():
         yield Note(str(path), "no text in HTML")
         return
     yield Document(text, title=title or path.stem, position=path.stat().st_size)
+
+
+def html_to_text(raw: str) -> tuple[str | None, str]:
+    """The page's <title> and its main content as text, a line per block.
+
+    trafilatura (the extractor Haystack's HTML converter uses) drops navigation, menus,
+    cookie banners and footers, and keeps inline code and links inside their sentence.
+    Reading every text node instead broke "use attributes such as <code>ignore</code>"
+    into three lines and put a docs site's sidebar and keyboard help at the top of every
+    page. Plain text rather than markdown: prompts show a passage on one line, where
+    heading marks and code fences would be noise (docs/benchmarks.md, "Session 18").
+    A page with no main content (a table of contents) gives all its visible text.
+    """
+    import trafilatura
+
+    raw = raw.lstrip()
+    if "html" not in raw[:50].lower():  # a fragment such as "<p>…</p>": make it a page
+        raw = f"<html><body>{raw}</body></html>"
+    tree = trafilatura.load_html(raw)
+    if tree is None:
+        return None, ""
+    title = " ".join(tree.findtext(".//title", default="").split()) or None
+    text = trafilatura.extract(tree, favor_recall=True, include_tables=True)
+    return title, text or trafilatura.html2txt(tree)
 
 
 def _load_pdf(path: Path) -> Iterator[Item]:

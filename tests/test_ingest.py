@@ -94,6 +94,22 @@ def test_a_changed_file_replaces_its_chunks(tmp_path: Path) -> None:
     assert store.count() == 3
 
 
+def test_new_chunk_sizes_rechunk_files_indexed_before(tmp_path: Path) -> None:
+    """The manifest skips unchanged files only if they would be chunked the same way."""
+    doc = tmp_path / "long.md"
+    doc.write_text("\n\n".join(f"River {i} runs into lake {i} in the north." for i in range(60)))
+    store = make_store(tmp_path)
+    index_paths(store, [doc], chunk_tokens=64, chunk_overlap=0)
+    small = set(store.ids_where({"source": str(doc.resolve())}))
+    report = index_paths(store, [doc], chunk_tokens=256, chunk_overlap=0)
+    assert report.updated == (str(doc.resolve()),) and report.unchanged == ()
+    large = _passages_of(store, doc)
+    assert len(large) < len(small) and not small & {p.id for p in large}
+    assert max(shared_embedder().count_tokens(p.text) for p in large) > 64
+    again = index_paths(store, [doc], chunk_tokens=256, chunk_overlap=0)
+    assert again.unchanged == (str(doc.resolve()),) and again.chunks_added == 0
+
+
 def test_sync_drops_chunks_of_files_that_are_gone_and_plain_runs_keep_them(
     tmp_path: Path,
 ) -> None:
@@ -177,6 +193,66 @@ def test_html_gives_its_title_and_visible_text_and_pdf_its_pages(tmp_path: Path)
     assert "Green tea is unoxidised." in html.text and "hidden" not in html.text
     [pdf] = _passages_of(store, src / "glaciers.pdf")
     assert pdf.text == "Glaciers carve fjords in Norway." and pdf.metadata["page"] == 1
+
+
+_DOCS_PAGE = """<!DOCTYPE html>
+<html><head><title>Documentation tests - The rustdoc book</title></head><body>
+<div id="help"><h2>Keyboard shortcuts</h2><p>Press <kbd>S</kbd> to search in the book</p></div>
+<nav class="sidebar"><ol class="chapter">
+<li><a href="intro.html">What is rustdoc?</a></li><li><a href="lints.html">Lints</a></li>
+<li><a href="tests.html">Documentation tests</a></li>
+<li><a href="flags.html">Unstable flags</a></li>
+</ol></nav>
+<main><h1>Documentation tests</h1>
+<p><code>rustdoc</code> supports executing your documentation examples as tests.
+This makes sure that examples within your documentation are up to date and working.</p>
+<h2>Attributes</h2>
+<p>Code blocks can be annotated with attributes that tell <code>rustdoc</code> how to build
+the example. You can also indent each line by four or more spaces, but there is no way
+to use attributes such as <code>ignore</code> or <code>should_panic</code> with indented
+code blocks, so fenced code blocks are preferable.</p>
+<pre><code>let foo = "foo";
+assert_eq!(foo, "foo");
+</code></pre>
+<p>If the example panics, the <em>should_panic</em> attribute makes the test pass.</p>
+</main>
+<footer><a href="prev.html">Previous chapter</a> <a href="next.html">Next chapter</a></footer>
+</body></html>
+"""
+
+
+def test_html_keeps_the_pages_sentences_whole_and_leaves_out_its_menus(
+    tmp_path: Path,
+) -> None:
+    """Inline code stays inside its sentence; sidebars and keyboard help are not text."""
+    page = tmp_path / "tests.html"
+    page.write_text(_DOCS_PAGE)
+    store = make_store(tmp_path)
+    index_paths(store, [page])
+    passages = _passages_of(store, page)
+    assert {p.title for p in passages} == {"Documentation tests - The rustdoc book"}
+    text = "\n".join(p.text for p in passages)
+    assert "attributes such as ignore or should_panic with indented" in text
+    assert 'let foo = "foo";\nassert_eq!(foo, "foo");' in text
+    for chrome in ("Keyboard shortcuts", "Unstable flags", "Next chapter"):
+        assert chrome not in text
+
+
+def test_an_html_fragment_is_read_and_a_page_without_text_skipped_quietly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No library chatter: the index report is where the user hears about a page."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "fragment.html").write_text("<p>The <b>quokka</b> is a small marsupial.</p>")
+    (src / "empty.html").write_text("<html><body><script>var x = 1;</script></body></html>")
+    store = make_store(tmp_path)
+    with caplog.at_level(logging.INFO):
+        report = index_paths(store, [src])
+    [fragment] = _passages_of(store, src / "fragment.html")
+    assert fragment.text == "The quokka is a small marsupial."
+    assert report.skipped == ((str(src / "empty.html"), "no text in HTML"),)
+    assert not [r for r in caplog.records if r.name.startswith("trafilatura")]
 
 
 def test_chunks_fit_the_token_budget_and_their_offsets_point_into_the_file(
