@@ -96,8 +96,10 @@ class Retriever:
             found = self.store.passages([i for i, _ in window])
             for i, score in window:
                 passage = found.get(i)
-                text = " ".join(passage.text.split()) if passage else ""
-                if passage is None or text in texts:
+                if passage is None:
+                    continue
+                text = " ".join(passage.text.split())
+                if text in texts:
                     continue
                 texts.add(text)
                 out.append(passage.model_copy(update={"score": score, "ranks": ranks.get(i, {})}))
