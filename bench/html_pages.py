@@ -21,6 +21,7 @@ answers it. Then, per variant:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 from collections.abc import Callable
@@ -30,6 +31,9 @@ import trafilatura
 from lxml import etree
 
 from rankgraph.retrieval.loaders import html_to_text
+
+# One extraction per page: the `text` variant and every variant's title share it.
+_read = functools.cache(html_to_text)
 
 
 def text_nodes(raw: str) -> str:
@@ -46,7 +50,7 @@ def text_nodes(raw: str) -> str:
 
 
 def main_text(raw: str) -> str:
-    return html_to_text(raw)[1]
+    return _read(raw)[1]
 
 
 def main_markdown(raw: str) -> str:
@@ -83,7 +87,7 @@ def main() -> None:
                 text = convert(raw)
                 if not text.strip():
                     continue
-                title = html_to_text(raw)[0] or page.stem
+                title = _read(raw)[0] or page.stem
                 doc_id = str(page.relative_to(args.root))
                 fh.write(json.dumps({"id": doc_id, "title": title, "text": text}) + "\n")
                 lengths.append(len(text))
