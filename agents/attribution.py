@@ -71,6 +71,16 @@ def content_words(text: str) -> set[str]:
     return {w for w in words if len(w) > 2 and not w.isdigit()} - _STOP
 
 
+def strip_citations(text: str) -> str:
+    """Text without its `[n]` citation marks (in an earlier chat turn they point at
+    passages the next prompt does not show).
+
+    >>> strip_citations("It opened in 1932 [1][2]. It is red [3, 4].")
+    'It opened in 1932. It is red.'
+    """
+    return _CITE.sub("", text)
+
+
 def support(sentence: str, passage: Passage) -> float:
     """Share of the sentence's content words that occur in the passage (title included)."""
     words = content_words(_CITE.sub("", sentence))

@@ -24,23 +24,35 @@ def judge_key(prompt: str, query: str) -> str:
 
 
 def reader_question(state: RAGState) -> str:
-    """The question the reader answers: the standalone rewrite when it resolves a
-    conversation, otherwise the user's own words.
+    """The question the reader answers: the user's own words, and for a chat
+    follow-up its standalone rewrite beside them, to say what "he" or "it" means.
 
     Why: a rewrite made for search (every question, sub-questions, HyDE, a corrective
     round's "different search") drifts from what was asked; on wiki-nq's dev half the
     0.5B reader given such rewrites abstained twice as often with the answer in its
-    passages (docs/benchmarks.md).
+    passages. A follow-up needs its rewrite, but the 0.5B rewriter now and then
+    copies an earlier question or adds a guessed answer: on 60 dev follow-ups the
+    reader answered 0.40 given the rewrite alone and 0.50 given both, with F1 0.156
+    and 0.202 (docs/benchmarks.md, sessions 6 and 19).
 
     >>> reader_question({"question": "who?", "standalone": "who is X?"})
     'who?'
-    >>> reader_question({"question": "and he?", "standalone": "who is X?",
+    >>> reader_question({"question": "and he?", "standalone": "Who is X?",
     ...                  "history": [{"role": "user", "content": "X?"}]})
-    'who is X?'
+    'and he? (that is: Who is X?)'
+    >>> reader_question({"question": "Who is Y?", "standalone": "who is  Y?",
+    ...                  "history": [{"role": "user", "content": "X?"}]})
+    'Who is Y?'
     """
-    if state.get("history"):
-        return state.get("standalone") or state["question"]
-    return state["question"]
+    question = state["question"]
+    standalone = state.get("standalone", "")
+    if not state.get("history") or _same(standalone, question) or not standalone:
+        return question
+    return f"{question} (that is: {standalone})"
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 class Turn(TypedDict):

@@ -28,6 +28,7 @@ from rich.table import Table
 
 from rankgraph.agents.answer import Answer
 from rankgraph.agents.pipeline import Pipeline
+from rankgraph.agents.state import Turn
 from rankgraph.config import Settings, load_settings
 from rankgraph.errors import InputError, RankgraphError
 from rankgraph.eval.qa_scoring import (
@@ -95,14 +96,18 @@ def index_corpus(settings: Settings, corpus: Path) -> str:
 # -- running -----------------------------------------------------------------------------
 
 
-async def _ask(pipe: Pipeline, question: str) -> tuple[Answer, Stages, dict[str, str]]:
-    """The answer, the documents each stage handed on, and passage id -> document id."""
+async def _ask(pipe: Pipeline, qa: QA) -> tuple[Answer, Stages, dict[str, str]]:
+    """The answer, what each stage searched for or handed on (the last round's), and
+    passage id -> document id."""
     stages = Stages()
     doc_of: dict[str, str] = {}
     answer: Answer | None = None
-    async for event in pipe.events(question):
+    history = [Turn(role=t.role, content=t.content) for t in qa.history]
+    async for event in pipe.events(qa.question, history=history):
         update = event.update
-        if event.node == "retrieve" and "candidates" in update:
+        if event.node == "rewrite" and "queries" in update:
+            stages.queries = list(update["queries"])
+        elif event.node == "retrieve" and "candidates" in update:
             stages.retrieved = doc_ids(update["candidates"])
             doc_of.update(zip((p.id for p in update["candidates"]), stages.retrieved, strict=True))
         elif event.node == "rerank" and "reranked" in update:
@@ -187,7 +192,7 @@ async def run_variant(
                     )
                     runner = Pipeline(deps, builder=pipe.builder)
                 try:
-                    answer, stages, doc_of = await _ask(runner, qa.question)
+                    answer, stages, doc_of = await _ask(runner, qa)
                     row = score_answer(variant.name, qa, is_answerable, answer, stages, doc_of)
                 except RankgraphError as exc:  # counted and reported, never scored as an answer
                     row = QuestionResult(
@@ -352,7 +357,10 @@ def eval_answers(
     corpus: Annotated[Path, typer.Option("--corpus", help="Corpus JSONL (id, title, text).")],
     questions: Annotated[
         Path,
-        typer.Option("--questions", help="Questions JSONL (question, answers, answer_doc_ids)."),
+        typer.Option(
+            "--questions",
+            help="Questions JSONL (question, answers, answer_doc_ids; history: chat turns before).",
+        ),
     ],
     variant: Annotated[
         list[str] | None,

@@ -25,6 +25,7 @@ import string
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,8 +35,16 @@ _CITATION = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
+class ChatTurn(BaseModel):
+    """An earlier turn of the conversation a follow-up question belongs to."""
+
+    role: Literal["user", "assistant"]
+    content: str = Field(min_length=1)
+
+
 class QA(BaseModel):
-    """One question of a QA set (the wiki-nq shape)."""
+    """One question of a QA set (the wiki-nq shape); `history`, when given, makes it
+    a chat follow-up asked after those turns."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -43,6 +52,7 @@ class QA(BaseModel):
     question: str = Field(min_length=1)
     answers: list[str] = Field(min_length=1)
     answer_doc_ids: list[str] = Field(default_factory=list)
+    history: list[ChatTurn] = Field(default_factory=list)
 
 
 def normalize(text: str) -> str:
@@ -97,8 +107,9 @@ def doc_ids(passages: Sequence[Passage]) -> list[str]:
 
 
 class Stages(BaseModel):
-    """The document ids each stage handed on, best first."""
+    """The queries searched and the document ids each stage handed on, best first."""
 
+    queries: list[str] = Field(default_factory=list)
     retrieved: list[str] = Field(default_factory=list)
     reranked: list[str] = Field(default_factory=list)
     kept: list[str] = Field(default_factory=list)

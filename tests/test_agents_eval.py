@@ -11,7 +11,7 @@ from rich.console import Console
 from rankgraph import rerank
 from rankgraph.agents import Answer, Citation
 from rankgraph.config import load_settings
-from rankgraph.errors import ConfigError
+from rankgraph.errors import ConfigError, InputError
 from rankgraph.eval.answers import load_qa, render, score_answer, with_paired
 from rankgraph.eval.qa_scoring import (
     QA,
@@ -149,6 +149,27 @@ def test_splits_are_the_two_halves_of_the_file(tmp_path: Path) -> None:
     assert [q.qid for q in load_qa(path, "dev")] == ["0", "1", "2"]
     assert [q.qid for q in load_qa(path, "test")] == ["3", "4"]
     assert [q.qid for q in load_qa(path, "test", limit=1)] == ["3"]
+
+
+def test_a_follow_up_record_carries_its_conversation_and_a_bad_turn_names_its_line(
+    tmp_path: Path,
+) -> None:
+    turns = '[{"role": "user", "content": "who?"}, {"role": "assistant", "content": "Ada."}]'
+    path = tmp_path / "q.jsonl"
+    path.write_text(
+        f'{{"qid": "f", "question": "born when?", "answers": ["1815"], "history": {turns}}}\n'
+    )
+    (follow_up,) = load_qa(path)
+    assert [(t.role, t.content) for t in follow_up.history] == [
+        ("user", "who?"),
+        ("assistant", "Ada."),
+    ]
+    path.write_text(
+        '\n{"qid": "f", "question": "q?", "answers": ["a"], '
+        '"history": [{"role": "system", "content": "x"}]}\n'
+    )
+    with pytest.raises(InputError, match=r"(?s)q.jsonl:2: not a question record.*history.0.role"):
+        load_qa(path)
 
 
 def test_plain_variant_turns_every_agent_off_and_unknown_names_are_rejected() -> None:

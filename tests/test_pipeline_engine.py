@@ -191,7 +191,9 @@ async def test_follow_up_is_rewritten_with_the_thread_history(pipe: Pipeline) ->
     rewrite = next(e for e in follow_up.trace if e.node == "rewrite")
     assert rewrite.kind == "llm"
     assert "Who was Ada Lovelace?" in rewrite.messages[-1]["content"]  # type: ignore[index]
-    assert follow_up.queries[0] == "and when was she born?"
+    if rewrite.error is None:  # a follow-up's own words are not searched, its rewrite is
+        standalone = " ".join(rewrite.parsed["standalone"].split())  # type: ignore[index]
+        assert follow_up.queries == [standalone or "and when was she born?"]
     assert len(await pipe.history("memory")) == 4
 
 
@@ -410,6 +412,44 @@ async def test_eval_answers_gives_a_variant_with_other_llm_settings_its_own_clie
         r.error and "no reply from http://127.0.0.1:9/v1" in r.error for r in away
     )
     assert [s.failures for s in summaries] == [0, 2]
+
+
+async def test_eval_answers_asks_a_follow_up_after_its_conversation(
+    rag_settings: Settings, tmp_path: Path
+) -> None:
+    from rankgraph.eval.answers import evaluate, load_qa
+    from rankgraph.eval.variants import variants
+
+    corpus, questions = tmp_path / "corpus.jsonl", tmp_path / "questions.jsonl"
+    docs = [{"id": name.removesuffix(".md"), "text": text} for name, text in DOCS.items()]
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    follow_up = {
+        "qid": "f1",
+        "question": "and when was she born?",
+        "answers": ["1815"],
+        "answer_doc_ids": ["lovelace"],
+        "history": [
+            {"role": "user", "content": "Who wrote the first published computer program?"},
+            {"role": "assistant", "content": "Ada Lovelace wrote it [1]."},
+        ],
+    }
+    questions.write_text(json.dumps(follow_up) + "\n")
+    base = rag_settings.with_pipeline(
+        rag_settings.pipeline.merged(
+            {
+                "rerank": {"method": "none"},
+                "filter": {"mode": "off"},
+                "generate": {"max_tokens": 32},
+            }
+        )
+    )
+    # `default` here rewrites the follow-up with its history; `plain` never rewrites
+    chosen = variants(base, ["plain", "default"], [])
+    _, rows = await evaluate(chosen, corpus, load_qa(questions), [], concurrency=1)
+    plain, default = sorted(rows, key=lambda r: r.variant != "plain")
+    assert plain.error is None and default.error is None
+    assert plain.stages.queries == ["and when was she born?"] and plain.calls == 1
+    assert default.stages.queries and default.calls == 2  # the rewrite saw the conversation
 
 
 async def test_a_judge_llm_of_its_own_scores_passages_while_the_reader_answers(
