@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +28,12 @@ SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".jsonl"}
 _BLOCK = 1 << 20  # bytes read at a time
 _SEGMENT = 1 << 20  # characters per streamed text segment
 _SNIFF = 8192
+# A word a typesetter split at a line end ("man-\nagement"): letters on both sides.
+_LINE_END_HYPHEN = re.compile(r"(?<=[^\W\d_])-\n(?=[^\W\d_])")
 # Raise it when a loader reads a file differently, so that re-indexing re-reads files
-# indexed before (2: HTML as trafilatura's main content).
-LOADERS_VERSION = 2
+# indexed before (2: HTML as trafilatura's main content; 3: PDF words split at a line
+# end joined).
+LOADERS_VERSION = 3
 
 Scalar = str | int | float | bool
 
@@ -221,7 +225,10 @@ def _load_pdf(path: Path) -> Iterator[Item]:
     try:
         reader = PdfReader(path)
         meta_title = reader.metadata.title if reader.metadata else None
-        pages = [(n, page.extract_text() or "") for n, page in enumerate(reader.pages, 1)]
+        pages = [
+            (n, join_split_words(page.extract_text() or ""))
+            for n, page in enumerate(reader.pages, 1)
+        ]
     except (PdfReadError, ValueError, KeyError) as exc:
         yield Note(str(path), f"unreadable PDF: {exc}")
         return
@@ -233,6 +240,19 @@ def _load_pdf(path: Path) -> Iterator[Item]:
     for number, text in pages:
         if text.strip():
             yield Document(text, title=title, metadata={"page": number}, position=size)
+
+
+def join_split_words(text: str) -> str:
+    """PDF text with the words its typesetter hyphenated at a line end made whole.
+
+    Why: "man-" and "agement" match no search for "management", and the reader copies
+    the pieces. A compound that happened to break at its own hyphen loses it
+    ("non-commercially" reads "noncommercially"), which no search or reader minds.
+
+    >>> join_split_words("structures man-\\nagement, and DER en-\\ncoding\\n- item")
+    'structures management, and DER encoding\\n- item'
+    """
+    return _LINE_END_HYPHEN.sub("", text)
 
 
 def _load_jsonl(path: Path) -> Iterator[Item]:

@@ -33,9 +33,10 @@ def _tree(root: Path) -> Path:
     return src
 
 
-def _pdf(text: str) -> bytes:
-    """A one-page PDF with `text` in Helvetica (enough for pypdf to extract)."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+def _pdf(*lines: str) -> bytes:
+    """A one-page PDF with these lines in Helvetica (enough for pypdf to extract)."""
+    shown = " 0 -14 Td ".join(f"({line}) Tj" for line in lines)
+    stream = f"BT /F1 12 Tf 72 720 Td {shown} ET".encode()
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -193,6 +194,23 @@ def test_html_gives_its_title_and_visible_text_and_pdf_its_pages(tmp_path: Path)
     assert "Green tea is unoxidised." in html.text and "hidden" not in html.text
     [pdf] = _passages_of(store, src / "glaciers.pdf")
     assert pdf.text == "Glaciers carve fjords in Norway." and pdf.metadata["page"] == 1
+
+
+def test_a_pdf_word_split_at_a_line_end_is_indexed_and_found_whole(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    lines = (
+        "Libtasn1 provides ASN.1 parsing and structures man-",
+        "agement, and DER encod-",
+        "ing.",
+    )
+    (src / "libtasn1.pdf").write_bytes(_pdf(*lines))
+    store = make_store(tmp_path)
+    index_paths(store, [src])
+    [page] = _passages_of(store, src / "libtasn1.pdf")
+    assert "structures management, and DER encoding." in page.text
+    retriever = Retriever(store, make_settings(tmp_path).retrieval)
+    assert [hit.id for hit in retriever.search("management", k=1, mode="bm25")] == [page.id]
 
 
 _DOCS_PAGE = """<!DOCTYPE html>
