@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_mode
 
 from rankgraph.agents.attribution import strip_citations
 from rankgraph.agents.deps import Deps
-from rankgraph.agents.state import RAGState, Turn
+from rankgraph.agents.state import RAGState, Turn, query_key
 from rankgraph.errors import ParseError
 from rankgraph.llm.completion import Completion
 from rankgraph.pipeline_config import RewriteConfig
@@ -81,7 +81,7 @@ def merge_queries(question: str, *candidates: str) -> list[str]:
     seen: set[str] = set()
     for query in (question, *candidates):
         query = " ".join(query.split())[:MAX_QUERY_CHARS]
-        key = query.casefold()
+        key = query_key(query)
         if query and key not in seen:
             seen.add(key)
             out.append(query)

@@ -46,13 +46,18 @@ def reader_question(state: RAGState) -> str:
     """
     question = state["question"]
     standalone = state.get("standalone", "")
-    if not state.get("history") or _same(standalone, question) or not standalone:
+    if not state.get("history") or query_key(standalone) == query_key(question) or not standalone:
         return question
     return f"{question} (that is: {standalone})"
 
 
-def _same(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+def query_key(text: str) -> str:
+    """What makes two queries the same: their words, case aside.
+
+    >>> query_key("  Who is  X?") == query_key("who is x?")
+    True
+    """
+    return " ".join(text.split()).casefold()
 
 
 class Turn(TypedDict):

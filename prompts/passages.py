@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from rankgraph.schema import Passage
 
 _FENCE_BREAK = re.compile(r"</?\s*passages?\b|<<<|>>>", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.!?])[^\S\n]+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,60}?"
     r"\b(instructions?|directives?|questions?|query|queries|task|prompts?|context|rules|above"
