@@ -11,11 +11,12 @@ from __future__ import annotations
 import codecs
 import json
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from rankgraph.retrieval.pdf_text import clean_pages
 
 log = logging.getLogger(__name__)
 # trafilatura warns "discarding data" for a page with no main content; the loader then
@@ -28,12 +29,10 @@ SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".jsonl"}
 _BLOCK = 1 << 20  # bytes read at a time
 _SEGMENT = 1 << 20  # characters per streamed text segment
 _SNIFF = 8192
-# A word a typesetter split at a line end ("man-\nagement"): letters on both sides.
-_LINE_END_HYPHEN = re.compile(r"(?<=[^\W\d_])-\n(?=[^\W\d_])")
 # Raise it when a loader reads a file differently, so that re-indexing re-reads files
 # indexed before (2: HTML as trafilatura's main content; 3: PDF words split at a line
-# end joined).
-LOADERS_VERSION = 3
+# end joined; 4: PDF running headers dropped and wrapped lines joined).
+LOADERS_VERSION = 4
 
 Scalar = str | int | float | bool
 
@@ -225,34 +224,18 @@ def _load_pdf(path: Path) -> Iterator[Item]:
     try:
         reader = PdfReader(path)
         meta_title = reader.metadata.title if reader.metadata else None
-        pages = [
-            (n, join_split_words(page.extract_text() or ""))
-            for n, page in enumerate(reader.pages, 1)
-        ]
+        pages = clean_pages([page.extract_text() or "" for page in reader.pages])
     except (PdfReadError, ValueError, KeyError) as exc:
         yield Note(str(path), f"unreadable PDF: {exc}")
         return
     title = meta_title or path.stem
-    if not any(text.strip() for _, text in pages):
+    if not any(text.strip() for text in pages):
         yield Note(str(path), "PDF has no extractable text (scanned?)")
         return
     size = path.stat().st_size
-    for number, text in pages:
+    for number, text in enumerate(pages, 1):
         if text.strip():
             yield Document(text, title=title, metadata={"page": number}, position=size)
-
-
-def join_split_words(text: str) -> str:
-    """PDF text with the words its typesetter hyphenated at a line end made whole.
-
-    Why: "man-" and "agement" match no search for "management", and the reader copies
-    the pieces. A compound that happened to break at its own hyphen loses it
-    ("non-commercially" reads "noncommercially"), which no search or reader minds.
-
-    >>> join_split_words("structures man-\\nagement, and DER en-\\ncoding\\n- item")
-    'structures management, and DER encoding\\n- item'
-    """
-    return _LINE_END_HYPHEN.sub("", text)
 
 
 def _load_jsonl(path: Path) -> Iterator[Item]:

@@ -19,6 +19,7 @@ from rankgraph.agents import Answer, NodeFailed, Pipeline, PipelineConfig
 from rankgraph.agents.filter import adaptive_threshold, pool, select
 from rankgraph.agents.generate import ABSTAIN, parse_citations, render
 from rankgraph.agents.routing import after_filter
+from rankgraph.agents.state import Turn
 from rankgraph.agents.summary import story
 from rankgraph.config import load_settings
 from rankgraph.errors import ConfigError, InputError, LLMUnavailable
@@ -359,6 +360,29 @@ async def test_a_rewrite_cut_by_the_token_limit_searches_for_what_it_finished(
     rewrite = next(e for e in answer.trace if e.node == "rewrite")
     assert rewrite.repairs == repairs and rewrite.kind == "llm"
     assert rewrite.data["finish_reason"] == "length"
+    await pipe.aclose()
+
+
+async def test_a_follow_up_whose_rewrite_does_not_parse_is_searched_with_the_last_exchange(
+    tmp_path: Path,
+) -> None:
+    """Its own words name nothing; the exchange before it does (a new topic stays
+    findable through the question as asked)."""
+    client = FakeClient(rewrite_cut='{"standalone": "When did Charles')
+    pipe = pipeline(tmp_path, client)
+    history: list[Turn] = [
+        {"role": "user", "content": "Who designed the Analytical Engine?"},
+        {"role": "assistant", "content": "Charles Babbage designed it [1]."},
+    ]
+    answer = await pipe.ask("When did he propose it?", history=history)
+    assert answer.queries == [
+        "When did he propose it?",
+        "Who designed the Analytical Engine? Charles Babbage designed it. When did he propose it?",
+    ]
+    rewrite = next(e for e in answer.trace if e.node == "rewrite")
+    assert rewrite.repairs == [
+        "kept the question and the last exchange with it: reply did not parse"
+    ]
     await pipe.aclose()
 
 

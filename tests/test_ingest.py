@@ -33,18 +33,23 @@ def _tree(root: Path) -> Path:
     return src
 
 
-def _pdf(*lines: str) -> bytes:
-    """A one-page PDF with these lines in Helvetica (enough for pypdf to extract)."""
-    shown = " 0 -14 Td ".join(f"({line}) Tj" for line in lines)
-    stream = f"BT /F1 12 Tf 72 720 Td {shown} ET".encode()
+def _pdf(*pages: tuple[str, ...]) -> bytes:
+    """A PDF with these pages, each of these lines in Helvetica (enough for pypdf)."""
+    count = len(pages)
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Pages /Kids [%s] /Count %d >>"
+        % (b" ".join(b"%d 0 R" % (4 + 2 * n) for n in range(count)), count),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
+    for n, lines in enumerate(pages):
+        shown = " 0 -14 Td ".join(f"({line}) Tj" for line in lines)
+        stream = f"BT /F1 12 Tf 72 720 Td {shown} ET".encode()
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+            b"/Resources << /Font << /F1 3 0 R >> >> >>" % (5 + 2 * n)
+        )
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
     out, offsets = b"%PDF-1.4\n", []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))
@@ -186,7 +191,7 @@ def test_a_missing_path_raises_before_anything_is_indexed(tmp_path: Path) -> Non
 
 def test_html_gives_its_title_and_visible_text_and_pdf_its_pages(tmp_path: Path) -> None:
     src = _tree(tmp_path)
-    (src / "glaciers.pdf").write_bytes(_pdf("Glaciers carve fjords in Norway."))
+    (src / "glaciers.pdf").write_bytes(_pdf(("Glaciers carve fjords in Norway.",)))
     store = make_store(tmp_path)
     index_paths(store, [src])
     [html] = _passages_of(store, src / "c.html")
@@ -204,13 +209,51 @@ def test_a_pdf_word_split_at_a_line_end_is_indexed_and_found_whole(tmp_path: Pat
         "agement, and DER encod-",
         "ing.",
     )
-    (src / "libtasn1.pdf").write_bytes(_pdf(*lines))
+    (src / "libtasn1.pdf").write_bytes(_pdf(lines))
     store = make_store(tmp_path)
     index_paths(store, [src])
     [page] = _passages_of(store, src / "libtasn1.pdf")
     assert "structures management, and DER encoding." in page.text
     retriever = Retriever(store, make_settings(tmp_path).retrieval)
     assert [hit.id for hit in retriever.search("management", k=1, mode="bm25")] == [page.id]
+
+
+def test_a_pdf_is_indexed_without_its_running_headers_and_with_its_paragraphs_whole(
+    tmp_path: Path,
+) -> None:
+    """A manual's pages as pypdf reads them: a header with the page number, paragraphs
+    wrapped at the margin, a code line. Pages 5 to 7 of the file are printed 10 to 12."""
+    src = tmp_path / "src"
+    src.mkdir()
+    body = [
+        ("3.2.1 Simple Commands", "A simple command is a sequence of words separated by blanks."),
+        (
+            "3.2.3 Pipelines",
+            "A pipeline is a sequence of one or more commands separated by one of the control",
+            "operators | or |&. The output of each command in the pipeline is connected via a",
+            "pipe to the input of the next command.",
+            "ls -l | grep bash",
+        ),
+        ("3.2.4 Lists", "A list is a sequence of one or more pipelines."),
+    ]
+    front = [("Bash Reference Manual",), ("Table of Contents",), ("i",), ("ii",)]
+    pages = front + [
+        (f"Chapter 3: Basic Shell Features {number}", *lines)
+        for number, lines in enumerate(body, 10)
+    ]
+    (src / "bashref.pdf").write_bytes(_pdf(*pages))
+    store = make_store(tmp_path)
+    index_paths(store, [src])
+    by_page = {p.metadata["page"]: p.text for p in _passages_of(store, src / "bashref.pdf")}
+    assert by_page[6] == (
+        "3.2.3 Pipelines\n"
+        "A pipeline is a sequence of one or more commands separated by one of the control "
+        "operators | or |&. The output of each command in the pipeline is connected via a "
+        "pipe to the input of the next command.\n"
+        "ls -l | grep bash"
+    )
+    assert not any("Chapter 3" in text for text in by_page.values())
+    assert by_page[1] == "Bash Reference Manual"
 
 
 _DOCS_PAGE = """<!DOCTYPE html>
