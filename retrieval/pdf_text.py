@@ -1,18 +1,17 @@
-"""Make the text layer of PDF pages read like the document. pypdf gives each page as
-typeset: running headers and page numbers, words hyphenated at a line end, and every
-paragraph broken into visual lines.
+"""Make the text layer of PDF pages read like the document: pypdf gives each page as
+typeset, with its running header, its page number and words hyphenated at a line end.
 
 Why it matters: "Chapter 3: Basic Shell Features 10" heads every page of a manual's
-third chapter, so a chunk starts with words no question asks about; a paragraph
-wrapped at the margin reaches the prompts, which keep a document's real lines, as
-lines that each stop mid-sentence (docs/benchmarks.md, "Session 21").
+third chapter, so a chunk starts with words no question asks about, and a search for
+"management" misses "man-" / "agement". Visual lines stay as they are: joining the
+lines of a paragraph cost answers on the dev PDF questions (docs/benchmarks.md,
+"Session 21").
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from itertools import pairwise
 
 # A word a typesetter split at a line end ("man-\nagement"): letters on both sides.
 _LINE_END_HYPHEN = re.compile(r"(?<=[^\W\d_])-\n(?=[^\W\d_])")
@@ -22,22 +21,19 @@ _TRAILING_NUMBER = re.compile(r"\b(\d+)(?:\s+of\s+\d+)?(?:\s*[-–—])?$", re.I
 _WORD = re.compile(r"[^\W\d_]{2,}")
 # A running line (header or footer) is at a page's edge on this many pages at least.
 _REPEATS = 3
-# A line at least this share of the page's full line length reached the right margin.
-_FULL = 0.8
-# The next line continues a wrapped sentence only if it starts like prose.
-_CONTINUES = re.compile(r"[^\W_]|[(\"'“‘]")
-_ENDS_SENTENCE = re.compile(r"[.!?:]['\"”’)]*$")
 
 
 def clean_pages(pages: list[str]) -> list[str]:
-    """Each page's text without running headers and footers, words and paragraphs whole.
+    """Each page's text, a line per line, without its running header and footer, and
+    with the words split at a line end whole.
 
     >>> pages = ["Chapter 2: Vectors 9\\nA vector is recycled.",
     ...          "Chapter 2: Vectors 10\\nThe function seq() is more general than the\\n"
     ...          "colon operator.\\n> seq(1, 10)\\n10",
     ...          "11\\nChapter 3: Lists\\nA list is an object."]
     >>> print(clean_pages(pages)[1])
-    The function seq() is more general than the colon operator.
+    The function seq() is more general than the
+    colon operator.
     > seq(1, 10)
     """
     lines = [
@@ -46,7 +42,7 @@ def clean_pages(pages: list[str]) -> list[str]:
     ]
     running = _running_lines(lines)
     return [
-        unwrap([line for at, line in enumerate(page) if (index, at) not in running])
+        "\n".join(line for at, line in enumerate(page) if (index, at) not in running)
         for index, page in enumerate(lines)
     ]
 
@@ -113,35 +109,3 @@ def _end_numbers(line: str) -> set[int]:
 
 def _mask(line: str) -> str:
     return _NUMBER.sub("#", " ".join(line.split())).lower()
-
-
-def unwrap(lines: list[str]) -> str:
-    """A page's lines with each paragraph's visual lines joined into one.
-
-    A line that reaches the right margin (at least 0.8 of the page's full line length)
-    runs on into the next one, unless it ends a sentence before a capital or a number,
-    or the next line starts like code or a list ("> v <- 2*x", "• item"). Short lines
-    (code, list items, a paragraph's last line, headings) keep their breaks.
-
-    >>> print(unwrap(["A vector in an expression is recycled as often as need be", "until it",
-    ...               "matches the longest one. It is then repeated.", "> v <- 2*x + y + 1"]))
-    A vector in an expression is recycled as often as need be until it
-    matches the longest one. It is then repeated.
-    > v <- 2*x + y + 1
-    """
-    if not lines:
-        return ""
-    lengths = sorted(len(line) for line in lines)
-    full = lengths[round(0.9 * (len(lengths) - 1))]
-    out = [lines[0]]
-    for prev, line in pairwise(lines):
-        runs_on = (
-            len(prev) >= _FULL * full
-            and _CONTINUES.match(line) is not None
-            and not (_ENDS_SENTENCE.search(prev) and (line[0].isupper() or line[0].isdigit()))
-        )
-        if runs_on:
-            out[-1] = f"{out[-1]} {line}"
-        else:
-            out.append(line)
-    return "\n".join(out)
