@@ -31,7 +31,7 @@ _SEGMENT = 1 << 20  # characters per streamed text segment
 _SNIFF = 8192
 # Raise it when a loader reads a file differently, so that re-indexing re-reads files
 # indexed before (2: HTML as trafilatura's main content; 3: PDF words split at a line
-# end joined; 4: PDF running headers dropped and wrapped lines joined).
+# end joined; 4: PDF running headers, footers and page numbers dropped).
 LOADERS_VERSION = 4
 
 Scalar = str | int | float | bool
