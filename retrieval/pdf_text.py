@@ -71,24 +71,19 @@ def _running_lines(pages: list[list[str]]) -> set[tuple[int, int]]:
     rarely passes for one.
     """
     edges = [
-        (index, at, edge)
+        (index, at, edge, _end_numbers(page[at]), _mask(page[at]))
         for index, page in enumerate(pages)
         for at, edge in _edge_positions(len(page))
     ]
-    offsets = Counter(
-        number - index for index, at, _ in edges for number in _end_numbers(pages[index][at])
-    )
+    offsets = Counter(number - index for index, _, _, numbers, _ in edges for number in numbers)
     offset, seen = offsets.most_common(1)[0] if offsets else (0, 0)
-    masked = Counter((edge, _mask(pages[index][at])) for index, at, edge in edges)
+    masked = Counter((edge, key) for _, _, edge, _, key in edges)
     running: set[tuple[int, int]] = set()
-    for index, at, edge in edges:
-        line = pages[index][at]
+    for index, at, edge, numbers, key in edges:
         numbered = (
-            at in (0, len(pages[index]) - 1)
-            and seen >= _REPEATS
-            and index + offset in _end_numbers(line)
+            at in (0, len(pages[index]) - 1) and seen >= _REPEATS and index + offset in numbers
         )
-        repeated = masked[edge, _mask(line)] >= _REPEATS and len(_WORD.findall(line)) >= 2
+        repeated = masked[edge, key] >= _REPEATS and len(_WORD.findall(pages[index][at])) >= 2
         if numbered or repeated:
             running.add((index, at))
     return running
