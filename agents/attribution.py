@@ -6,6 +6,10 @@ passages by lexical support (the share of its content words found in a passage):
 - a cited sentence whose cited passages do not support it loses those citations;
 - an uncited sentence that one passage clearly supports gets that citation,
   written into the text so the reader sees it.
+- a sentence that only restates the question ("The option that sets X is [3].")
+  answers nothing, though its passage holds the question's words: it is replaced
+  by the cited passage's sentence nearest the question, quoted, when that passage
+  is on the question's topic, and otherwise loses its citations.
 Every change is returned as a repair for the trace, never silent. A sentence
 that no passage supports stays uncited, so an ungrounded answer ends uncited
 and the generate node abstains.
@@ -61,6 +65,81 @@ class Attribution:
     repairs: tuple[str, ...]
 
 
+# words that answer nothing: they point at the documents, not at what they say
+_FILLER = frozenset(
+    {"information", "provided", "mentioned", "stated", "context", "described", "specified"}
+)
+# a negation is an answer to a yes/no question ("X is not a Y"), so it is kept
+_NOT_AN_ANSWER = (_STOP | _FILLER) - {"no", "not", "nor"}
+_EDGES = ".,;:!?\"'`“”‘’*"
+_ALTERNATIVES = re.compile(r"\bor\b", re.IGNORECASE)
+
+
+def restates(sentence: str, question: str) -> bool:
+    """The sentence says nothing the question did not: its every word is the question's.
+
+    Why: a small model often copies the question and puts a citation where the answer
+    should be ("The option that sets X is [3]."); lexical support cannot catch it,
+    since the cited passage holds the question's words. A sentence that picks one of
+    the question's alternatives ("A or B?" → "B came first") answers it.
+
+    >>> restates("The option that makes Bash exit on errors is [3].",
+    ...          "Which option makes Bash exit on errors?")
+    True
+    >>> restates("Based on the information provided, Lima is the capital of Peru [1].",
+    ...          "What is the capital of Peru?")
+    False
+    >>> restates("The tower was built in 1889 [1].", "When was the tower built?")
+    False
+    >>> restates("The egg came first [2].", "Which came first, the chicken or the egg?")
+    False
+    >>> restates("No, the filter is not a reranker [1].", "Is the filter a reranker?")
+    False
+    >>> restates("The function that builds a file path is `file.path()` [1].",
+    ...          "Which function builds a file path?")
+    False
+    """
+    if not question:
+        return False
+    said, asked = _answer_words(sentence), _answer_words(question)
+    if said - asked or len(said) < len(asked) / 2:  # a label ("Heaven [1].") copies less
+        return False
+    return not (_ALTERNATIVES.search(question) and asked - said)
+
+
+def nearest_statement(
+    kept: Sequence[Passage], cited: Sequence[int], question: str, max_words: int = 40
+) -> tuple[int, str] | None:
+    """The cited passages' sentence that shares most content words with the question,
+    as (citation number, text); None when none shares any. A long sentence is cut to
+    the `max_words` window that shares most, marked with "…"."""
+    asked = content_words(question)
+    best: tuple[int, int, str] | None = None
+    for c in dict.fromkeys(cited):
+        # split() also returns the pattern's "cites" group: every second item
+        for sentence in _SENTENCES.split(" ".join(kept[c - 1].text.split()))[::2]:
+            words = sentence.split()
+            for start in range(max(1, len(words) - max_words + 1)):
+                window = " ".join(words[start : start + max_words])
+                shared = len(asked & content_words(window))
+                if shared and (best is None or shared > best[0]):
+                    cut = "…" if start else "", "…" if start + max_words < len(words) else ""
+                    best = shared, c, f"{cut[0]}{window}{cut[1]}"
+    return None if best is None else (best[1], best[2])
+
+
+def _answer_words(text: str) -> set[str]:
+    """Whitespace-separated terms without edge punctuation, so that code keeps its
+    form: `file.path` is not the question's "file path", nor `<<-` nothing at all."""
+    terms = set()
+    for raw in _CITE.sub(" ", text).split():
+        term = raw.strip(_EDGES)
+        if not term.endswith("()"):  # a call, `factor()`, is not the word "factor"
+            term = term.strip("()[]{}").strip(_EDGES)
+        terms.add(term.casefold())
+    return terms - _NOT_AN_ANSWER - {""}
+
+
 def content_words(text: str) -> set[str]:
     """Lower-cased words that carry meaning (no stopwords, no 1–2 letter tokens).
 
@@ -90,7 +169,9 @@ def support(sentence: str, passage: Passage) -> float:
     return len(words & source) / len(words)
 
 
-def attribute(text: str, kept: Sequence[Passage], *, min_support: float = 0.6) -> Attribution:
+def attribute(
+    text: str, kept: Sequence[Passage], *, question: str = "", min_support: float = 0.6
+) -> Attribution:
     """Drop citations the cited passage does not support; add them where one clearly does.
 
     >>> ps = [Passage(id="f", text="The filter keeps passages above an adaptive threshold."),
@@ -112,15 +193,21 @@ def attribute(text: str, kept: Sequence[Passage], *, min_support: float = 0.6) -
     >>> nut = [Passage(id="n", text="The Nutcracker, Op. 71, is a ballet by Tchaikovsky.")]
     >>> attribute("The Nutcracker, Op. 71, is a ballet by Tchaikovsky [1].", nut).repairs
     ()
+    >>> echo = attribute("The engine that runs on the CPU is [2].", ps,
+    ...                  question="Which engine runs on the CPU?")
+    >>> echo.text
+    '[2] reads: "The engine runs vLLM on the CPU."'
+    >>> echo.repairs
+    ('sentence 1 restates the question: quoted [2] in its place',)
     """
-    stream = CheckedStream(kept, min_support=min_support)
+    stream = CheckedStream(kept, question=question, min_support=min_support)
     stream.feed(text.strip())
     stream.close()
     return Attribution(stream.text, tuple(stream.repairs))
 
 
 def check_sentence(
-    sentence: str, n: int, kept: Sequence[Passage], min_support: float
+    sentence: str, n: int, kept: Sequence[Passage], min_support: float, question: str = ""
 ) -> tuple[str, list[str]]:
     """Sentence `n` of an answer as the check leaves it, and the repairs it needed.
 
@@ -138,6 +225,20 @@ def check_sentence(
         end, cites = trailing.group(1), " ".join(trailing.group(2).split())
         sentence = f"{sentence[: trailing.start()].rstrip()} {cites}{end}"
     cited = [c for c in cited_numbers(sentence) if 1 <= c <= len(kept)]
+    if restates(sentence, question):
+        # quoted only from a passage on the question's topic (the same bar as a kept
+        # citation): another passage's nearest sentence would read as an answer
+        on_topic = [c for c in cited if support(sentence, kept[c - 1]) >= min_support / 2]
+        if quoted := nearest_statement(kept, on_topic, question):
+            c, text = quoted
+            repairs.append(f"sentence {n} restates the question: quoted [{c}] in its place")
+            return f'[{c}] reads: "{text}"', repairs
+        if cited:
+            sentence = _CITE.sub("", sentence)
+            repairs.append(
+                f"removed citation(s) {cited} from sentence {n}: it restates the question"
+            )
+        return sentence, repairs
     if cited:
         if max(support(sentence, kept[c - 1]) for c in cited) >= min_support / 2:
             return sentence, repairs
@@ -163,7 +264,8 @@ class CheckedStream:
     `hold_until_cited`, nothing is released before the first sentence that keeps a
     valid citation: an answer that never cites becomes an abstention and none of
     it is shown. `min_support=None` passes sentences through unchecked, with the
-    model's own spacing.
+    model's own spacing. `question` is what the answer answers, to catch a sentence
+    that only restates it.
 
     >>> ps = [Passage(id="p", text="Lima is the capital of Peru.")]
     >>> s = CheckedStream(ps, min_support=0.6, hold_until_cited=True)
@@ -178,9 +280,11 @@ class CheckedStream:
         kept: Sequence[Passage],
         *,
         min_support: float | None,
+        question: str = "",
         hold_until_cited: bool = False,
     ) -> None:
         self.kept = kept
+        self.question = question
         self.min_support = min_support
         self.hold_until_cited = hold_until_cited
         self.fed = ""  # every delta so far, verbatim
@@ -229,8 +333,9 @@ class CheckedStream:
 
     def _add(self, sentence: str, separator: str) -> None:
         if self.min_support is not None:
+            n = len(self.sentences) + 1
             sentence, repairs = check_sentence(
-                sentence, len(self.sentences) + 1, self.kept, self.min_support
+                sentence, n, self.kept, self.min_support, self.question
             )
             self.repairs += repairs
             separator = " "

@@ -129,7 +129,10 @@ async def generate_node(state: RAGState, runtime: Runtime[Deps]) -> dict[str, An
     def checked() -> CheckedStream:
         min_support = config.min_support if config.check_citations else None
         return CheckedStream(
-            kept, min_support=min_support, hold_until_cited=config.require_citations
+            kept,
+            min_support=min_support,
+            question=reader_question(state),
+            hold_until_cited=config.require_citations,
         )
 
     stream, shown = checked(), ""
