@@ -5,7 +5,8 @@ fact that passage 1 does not contain. Each sentence is compared with the kept
 passages by lexical support (the share of its content words found in a passage):
 - a cited sentence whose cited passages do not support it loses those citations;
 - an uncited sentence that one passage clearly supports gets that citation,
-  written into the text so the reader sees it.
+  written into the text so the reader sees it;
+- a sentence that declines ("I don't know [3].") loses its citations;
 - a sentence that only restates the question ("The option that sets X is [3].")
   answers nothing, though its passage holds the question's words: it is replaced
   by the cited passage's sentence nearest the question, quoted, when that passage
@@ -73,6 +74,19 @@ _FILLER = frozenset(
 _NOT_AN_ANSWER = (_STOP | _FILLER) - {"no", "not", "nor"}
 _EDGES = ".,;:!?\"'`“”‘’*"
 _ALTERNATIVES = re.compile(r"\bor\b", re.IGNORECASE)
+
+
+_DECLINES = ("i don't know", "i do not know", "do not contain the answer", "cannot answer")
+
+
+def declines(text: str) -> bool:
+    """The model said it cannot answer.
+
+    >>> declines("I don't know: the documents do not contain the answer.")
+    True
+    """
+    folded = text.casefold().replace("’", "'")
+    return any(phrase in folded for phrase in _DECLINES)
 
 
 def restates(sentence: str, question: str) -> bool:
@@ -225,6 +239,8 @@ def check_sentence(
         end, cites = trailing.group(1), " ".join(trailing.group(2).split())
         sentence = f"{sentence[: trailing.start()].rstrip()} {cites}{end}"
     cited = [c for c in cited_numbers(sentence) if 1 <= c <= len(kept)]
+    if declines(sentence):  # "I don't know [3]." cites a passage for saying nothing
+        return _uncited(sentence, n, cited, "it declines to answer", repairs)
     if restates(sentence, question):
         # quoted only from a passage on the question's topic (the same bar as a kept
         # citation): another passage's nearest sentence would read as an answer
@@ -233,12 +249,7 @@ def check_sentence(
             c, text = quoted
             repairs.append(f"sentence {n} restates the question: quoted [{c}] in its place")
             return f'[{c}] reads: "{text}"', repairs
-        if cited:
-            sentence = _CITE.sub("", sentence)
-            repairs.append(
-                f"removed citation(s) {cited} from sentence {n}: it restates the question"
-            )
-        return sentence, repairs
+        return _uncited(sentence, n, cited, "it restates the question", repairs)
     if cited:
         if max(support(sentence, kept[c - 1]) for c in cited) >= min_support / 2:
             return sentence, repairs
@@ -250,6 +261,16 @@ def check_sentence(
         body, end = (sentence[:-1], sentence[-1]) if sentence[-1:] in ".!?" else (sentence, "")
         sentence = f"{body} [{best + 1}]{end}"
         repairs.append(f"attributed sentence {n} to [{best + 1}] (support {scores[best]:.2f})")
+    return sentence, repairs
+
+
+def _uncited(
+    sentence: str, n: int, cited: list[int], why: str, repairs: list[str]
+) -> tuple[str, list[str]]:
+    """A sentence that answers nothing, without its citations (and none added)."""
+    if cited:
+        sentence = _CITE.sub("", sentence)
+        repairs.append(f"removed citation(s) {cited} from sentence {n}: {why}")
     return sentence, repairs
 
 

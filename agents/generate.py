@@ -24,7 +24,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from rankgraph.agents.answer import Citation
-from rankgraph.agents.attribution import CheckedStream, cited_numbers
+from rankgraph.agents.attribution import CheckedStream, cited_numbers, declines
 from rankgraph.agents.deps import Deps
 from rankgraph.agents.state import RAGState, reader_question
 from rankgraph.agents.vote import vote
@@ -34,7 +34,6 @@ from rankgraph.schema import Passage
 from rankgraph.trace import step
 
 ABSTAIN = "I don't know: the documents do not contain the answer."
-_DECLINES = ("i don't know", "i do not know", "do not contain the answer", "cannot answer")
 
 
 def parse_citations(text: str, kept: list[Passage]) -> tuple[list[Citation], list[str]]:
@@ -67,16 +66,6 @@ def parse_citations(text: str, kept: list[Passage]) -> tuple[list[Citation], lis
                 )
             )
     return citations, repairs
-
-
-def declines(text: str) -> bool:
-    """The model said it cannot answer.
-
-    >>> declines("I don't know: the documents do not contain the answer.")
-    True
-    """
-    folded = text.casefold().replace("’", "'")
-    return any(phrase in folded for phrase in _DECLINES)
 
 
 def render(state: RAGState, deps: Deps) -> tuple[list[dict[str, str]], int]:

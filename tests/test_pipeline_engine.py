@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rankgraph.agents import Answer, Pipeline, PipelineConfig
-from rankgraph.agents.generate import declines
+from rankgraph.agents.attribution import declines
 from rankgraph.config import JudgeSettings, Settings
 from rankgraph.engine import EngineState
 from rankgraph.llm import LLMClient
