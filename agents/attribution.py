@@ -66,6 +66,7 @@ class Attribution:
     repairs: tuple[str, ...]
 
 
+_DECLINES = ("i don't know", "i do not know", "do not contain the answer", "cannot answer")
 # words that answer nothing: they point at the documents, not at what they say
 _FILLER = frozenset(
     {"information", "provided", "mentioned", "stated", "context", "described", "specified"}
@@ -74,9 +75,6 @@ _FILLER = frozenset(
 _NOT_AN_ANSWER = (_STOP | _FILLER) - {"no", "not", "nor"}
 _EDGES = ".,;:!?\"'`“”‘’*"
 _ALTERNATIVES = re.compile(r"\bor\b", re.IGNORECASE)
-
-
-_DECLINES = ("i don't know", "i do not know", "do not contain the answer", "cannot answer")
 
 
 def declines(text: str) -> bool:
@@ -90,7 +88,8 @@ def declines(text: str) -> bool:
 
 
 def restates(sentence: str, question: str) -> bool:
-    """The sentence says nothing the question did not: its every word is the question's.
+    """The sentence says nothing the question did not: every term of it is the
+    question's, and it repeats at least half of the question's terms.
 
     Why: a small model often copies the question and puts a citation where the answer
     should be ("The option that sets X is [3]."); lexical support cannot catch it,

@@ -597,16 +597,22 @@ async def test_a_cited_i_dont_know_is_an_abstention_not_an_answer(tmp_path: Path
     assert not answer.citations and "[1]" not in answer.answer
 
 
+async def checked_run(pipe: Pipeline, question: str) -> tuple[str, Answer]:
+    """What the `checked` stream showed, and the answer."""
+    events = [e async for e in pipe.events(question)]
+    answer = events[-1].answer
+    assert answer is not None
+    return "".join(e.text or "" for e in events if e.type == "checked"), answer
+
+
 async def test_an_answer_that_restates_the_question_quotes_its_passage_instead(
     tmp_path: Path,
 ) -> None:
     # the 0.5B reader writes "The option that … is [3]." for 1 in 6 questions over the
     # PDF manuals: cited, yet it answers nothing; the stream never shows it
     pipe = pipeline(tmp_path, FakeClient(answer="The framework that rankgraph is, is [1]."))
-    events = [e async for e in pipe.events("Which framework is rankgraph?")]
-    shown = "".join(e.text or "" for e in events if e.type == "checked")
-    answer = events[-1].answer
-    assert answer is not None and not answer.abstained
+    shown, answer = await checked_run(pipe, "Which framework is rankgraph?")
+    assert not answer.abstained
     assert shown == answer.answer == '[1] reads: "Rankgraph is a framework for cited answers."'
     assert [c.passage_id for c in answer.citations] == ["d1"]
     (cited,) = [e for e in answer.trace if e.node == "generate"]
@@ -617,11 +623,9 @@ async def test_an_answer_that_restates_the_question_citing_an_off_topic_passage_
     tmp_path: Path,
 ) -> None:
     pipe = pipeline(tmp_path, FakeClient(answer="The framework that rankgraph is, is [2]."))
-    events = [e async for e in pipe.events("Which framework is rankgraph, on which engine?")]
-    answer = events[-1].answer
-    assert answer is not None and answer.passages[1].id != "d1"
-    assert answer.abstained and answer.abstain_reason == "uncited"
-    assert "".join(e.text or "" for e in events if e.type == "checked") == ABSTAIN
+    shown, answer = await checked_run(pipe, "Which framework is rankgraph, on which engine?")
+    assert answer.passages[1].id != "d1"
+    assert answer.abstained and answer.abstain_reason == "uncited" and shown == ABSTAIN
     (cited,) = [e for e in answer.trace if e.node == "generate"]
     assert cited.repairs == ["removed citation(s) [2] from sentence 1: it restates the question"]
 
