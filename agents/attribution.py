@@ -132,10 +132,11 @@ def nearest_statement(
         # split() also returns the pattern's "cites" group: every second item
         for sentence in _SENTENCES.split(" ".join(kept[c - 1].text.split()))[::2]:
             words = sentence.split()
+            asked_in = [asked & content_words(w) for w in words]  # once per word
             for start in range(max(1, len(words) - max_words + 1)):
-                window = " ".join(words[start : start + max_words])
-                shared = len(asked & content_words(window))
+                shared = len(set().union(*asked_in[start : start + max_words]))
                 if shared and (best is None or shared > best[0]):
+                    window = " ".join(words[start : start + max_words])
                     cut = "…" if start else "", "…" if start + max_words < len(words) else ""
                     best = shared, c, f"{cut[0]}{window}{cut[1]}"
     return None if best is None else (best[1], best[2])
