@@ -129,8 +129,10 @@ def nearest_statement(
     asked = content_words(question)
     best: tuple[int, int, str] | None = None
     for c in dict.fromkeys(cited):
+        # a passage's own "[2]" would read as a citation inside the quote
+        flat = " ".join(strip_citations(kept[c - 1].text).split())
         # split() also returns the pattern's "cites" group: every second item
-        for sentence in _SENTENCES.split(" ".join(kept[c - 1].text.split()))[::2]:
+        for sentence in _SENTENCES.split(flat)[::2]:
             words = sentence.split()
             asked_in = [asked & content_words(w) for w in words]  # once per word
             for start in range(max(1, len(words) - max_words + 1)):
@@ -213,6 +215,10 @@ def attribute(
     '[2] reads: "The engine runs vLLM on the CPU."'
     >>> echo.repairs
     ('sentence 1 restates the question: quoted [2] in its place',)
+    >>> marked = [Passage(id="m", text="The filter [4] keeps passages above a threshold [7].")]
+    >>> attribute("The passages the filter does keep are [1].", marked,
+    ...           question="Which passages does the filter keep?").text
+    '[1] reads: "The filter keeps passages above a threshold."'
     """
     stream = CheckedStream(kept, question=question, min_support=min_support)
     stream.feed(text.strip())
