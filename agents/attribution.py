@@ -259,7 +259,7 @@ def check_sentence(
     if cited:
         if max(support(sentence, kept[c - 1]) for c in cited) >= min_support / 2:
             return sentence, repairs
-        sentence = _CITE.sub("", sentence)
+        sentence = strip_citations(sentence)
         repairs.append(f"removed unsupported citation(s) {cited} from sentence {n}")
     scores = [support(sentence, p) for p in kept]
     best = max(range(len(kept)), key=scores.__getitem__, default=None)
@@ -275,7 +275,7 @@ def _uncited(
 ) -> tuple[str, list[str]]:
     """A sentence that answers nothing, without its citations (and none added)."""
     if cited:
-        sentence = _CITE.sub("", sentence)
+        sentence = strip_citations(sentence)
         repairs.append(f"removed citation(s) {cited} from sentence {n}: {why}")
     return sentence, repairs
 
