@@ -15,13 +15,19 @@ from rankgraph.trace import TraceEvent, Usage, total_usage, usage_by_node
 
 class Citation(BaseModel):
     """`[n]` in the answer text refers to `passage_id` (the n-th kept passage), a chunk
-    of the document the user indexed as `doc_id` (a JSONL line's `id`), when it had one."""
+    of the document the user indexed as `doc_id` (a JSONL line's `id`), when it had one.
+
+    `quoted`: the answer shows this passage's own words (`[n] reads: "…"`) because the
+    model's reply only restated the question. A quote is the evidence nearest the
+    question, not a stated answer; a client may show it as a quote.
+    """
 
     n: int
     passage_id: str
     title: str | None = None
     source: str | None = None
     doc_id: str | None = None
+    quoted: bool = False
 
 
 class Answer(BaseModel):

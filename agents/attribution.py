@@ -226,9 +226,19 @@ def attribute(
     return Attribution(stream.text, tuple(stream.repairs))
 
 
+@dataclass(frozen=True)
+class CheckedSentence:
+    """A sentence as the check leaves it; `quoted` is the passage number whose words
+    replaced a sentence that only restated the question."""
+
+    text: str
+    repairs: list[str]
+    quoted: int | None = None
+
+
 def check_sentence(
     sentence: str, n: int, kept: Sequence[Passage], min_support: float, question: str = ""
-) -> tuple[str, list[str]]:
+) -> CheckedSentence:
     """Sentence `n` of an answer as the check leaves it, and the repairs it needed.
 
     Why per sentence: a sentence's citations are judged against its own words only,
@@ -254,11 +264,11 @@ def check_sentence(
         if quoted := nearest_statement(kept, on_topic, question):
             c, text = quoted
             repairs.append(f"sentence {n} restates the question: quoted [{c}] in its place")
-            return f'[{c}] reads: "{text}"', repairs
+            return CheckedSentence(f'[{c}] reads: "{text}"', repairs, quoted=c)
         return _uncited(sentence, n, cited, "it restates the question", repairs)
     if cited:
         if max(support(sentence, kept[c - 1]) for c in cited) >= min_support / 2:
-            return sentence, repairs
+            return CheckedSentence(sentence, repairs)
         sentence = strip_citations(sentence)
         repairs.append(f"removed unsupported citation(s) {cited} from sentence {n}")
     scores = [support(sentence, p) for p in kept]
@@ -267,17 +277,17 @@ def check_sentence(
         body, end = (sentence[:-1], sentence[-1]) if sentence[-1:] in ".!?" else (sentence, "")
         sentence = f"{body} [{best + 1}]{end}"
         repairs.append(f"attributed sentence {n} to [{best + 1}] (support {scores[best]:.2f})")
-    return sentence, repairs
+    return CheckedSentence(sentence, repairs)
 
 
 def _uncited(
     sentence: str, n: int, cited: list[int], why: str, repairs: list[str]
-) -> tuple[str, list[str]]:
+) -> CheckedSentence:
     """A sentence that answers nothing, without its citations (and none added)."""
     if cited:
         sentence = strip_citations(sentence)
         repairs.append(f"removed citation(s) {cited} from sentence {n}: {why}")
-    return sentence, repairs
+    return CheckedSentence(sentence, repairs)
 
 
 class CheckedStream:
@@ -318,6 +328,7 @@ class CheckedStream:
         self.sentences: list[str] = []  # checked, in order
         self.separators: list[str] = []  # what follows each sentence in `text`
         self.repairs: list[str] = []
+        self.quoted: set[int] = set()  # passages quoted in place of a restated question
         self.shown = ""  # what `feed` and `close` have released so far
         self._buffer = ""
 
@@ -361,10 +372,11 @@ class CheckedStream:
     def _add(self, sentence: str, separator: str) -> None:
         if self.min_support is not None:
             n = len(self.sentences) + 1
-            sentence, repairs = check_sentence(
-                sentence, n, self.kept, self.min_support, self.question
-            )
-            self.repairs += repairs
+            checked = check_sentence(sentence, n, self.kept, self.min_support, self.question)
+            sentence = checked.text
+            self.repairs += checked.repairs
+            if checked.quoted is not None:
+                self.quoted.add(checked.quoted)
             separator = " "
         self.sentences.append(sentence)
         self.separators.append(separator)

@@ -18,6 +18,7 @@ reply with no valid citation (when citations are required) or the model's own
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +37,11 @@ from rankgraph.trace import step
 ABSTAIN = "I don't know: the documents do not contain the answer."
 
 
-def parse_citations(text: str, kept: list[Passage]) -> tuple[list[Citation], list[str]]:
-    """Citations in order of first mention, and repairs for numbers with no passage.
+def parse_citations(
+    text: str, kept: list[Passage], quoted: Collection[int] = ()
+) -> tuple[list[Citation], list[str]]:
+    """Citations in order of first mention, and repairs for numbers with no passage;
+    `quoted` are the passages whose own words the answer quotes.
 
     >>> ps = [Passage(id="x", text=""), Passage(id="y", text="")]
     >>> cites, bad = parse_citations("A [2]. B [1, 2] [7].", ps)
@@ -63,6 +67,7 @@ def parse_citations(text: str, kept: list[Passage]) -> tuple[list[Citation], lis
                     title=p.title,
                     source=source,
                     doc_id=None if doc_id is None else str(doc_id),
+                    quoted=n in quoted,
                 )
             )
     return citations, repairs
@@ -224,7 +229,7 @@ class Draft:
 
 def _draft(stream: CheckedStream, kept: list[Passage], require_citations: bool) -> Draft:
     text = stream.text
-    citations, repairs = parse_citations(text, kept)
+    citations, repairs = parse_citations(text, kept, stream.quoted)
     reason: str | None = None
     if not citations and declines(text):
         reason = "model_declined"

@@ -25,6 +25,8 @@ def citations_text(answer: Answer) -> Text:
     for c in answer.citations:
         text.append(f"[{c.n}] ", style="bold cyan")
         text.append(plain(c.title or c.passage_id), style="cyan")
+        if c.quoted:
+            text.append(" (quoted: the reply only restated the question)", style="yellow")
         text.append(plain(f"  {c.source or ''} ({c.doc_id or c.passage_id})\n"), style="dim")
     return text
 

@@ -155,6 +155,7 @@ def score_answer(
         draft=draft,
         draft_contains=float(draft is not None and contains_answer(draft, qa.answers)),
         citations=[c.passage_id for c in answer.citations],
+        quoted=any(c.quoted for c in answer.citations),
         cited_hold_answer=[passage_holds(p, qa.answers) for p in cited],
         kept_hold_answer=any(passage_holds(p, qa.answers) for p in answer.passages),
         stages=stages,

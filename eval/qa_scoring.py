@@ -129,6 +129,7 @@ class QuestionResult(BaseModel):
     draft: str | None = None  # the generator's own reply, where the citation check changed it
     draft_contains: float = 0.0  # that draft held a gold alias
     citations: list[str] = Field(default_factory=list)  # cited passage ids
+    quoted: bool = False  # a passage quoted in place of a reply that restated the question
     cited_hold_answer: list[bool] = Field(default_factory=list)
     kept_hold_answer: bool = False
     stages: Stages = Field(default_factory=Stages)

@@ -277,6 +277,10 @@ def _answer(r: RunRecord) -> str:
     a = r.answer
     text = _CITE.sub(lambda m: f'<a class="cite" href="#p-{m[1]}">[{m[1]}]</a>', e(a.answer))
     badge = f'<p class="warn">abstained: {e(a.abstain_reason)}</p>' if a.abstained else ""
+    if quoted := [f"[{c.n}]" for c in a.citations if c.quoted]:
+        badge += (
+            f'<p class="warn">quoted {", ".join(quoted)}: the reply only restated the question</p>'
+        )
     cited = {c.n for c in a.citations}
     passages = "".join(
         f'<li id="p-{n}" class="{"cited" if n in cited else ""}"><b>[{n}]</b> '

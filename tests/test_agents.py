@@ -20,7 +20,7 @@ from rankgraph.agents.filter import adaptive_threshold, pool, select
 from rankgraph.agents.generate import ABSTAIN, parse_citations, render
 from rankgraph.agents.routing import after_filter
 from rankgraph.agents.state import Turn
-from rankgraph.agents.summary import story
+from rankgraph.agents.summary import citations_text, story
 from rankgraph.config import load_settings
 from rankgraph.errors import ConfigError, InputError, LLMUnavailable
 from rankgraph.llm.completion import Completion, Messages
@@ -221,7 +221,7 @@ async def test_plain_question_runs_every_node_and_cites_a_real_passage(tmp_path:
     pipe = pipeline(tmp_path)
     answer = await pipe.ask("What is rankgraph?")
     assert answer.answer == "Rankgraph is a framework [1]."
-    assert [(c.n, c.passage_id) for c in answer.citations] == [(1, "d1")]
+    assert [(c.n, c.passage_id, c.quoted) for c in answer.citations] == [(1, "d1", False)]
     assert not answer.abstained and answer.rounds == 1
     assert answer.queries == ["What is rankgraph?"]
     nodes = list(dict.fromkeys(e.node for e in answer.trace))
@@ -614,9 +614,10 @@ async def test_an_answer_that_restates_the_question_quotes_its_passage_instead(
     shown, answer = await checked_run(pipe, "Which framework is rankgraph?")
     assert not answer.abstained
     assert shown == answer.answer == '[1] reads: "Rankgraph is a framework for cited answers."'
-    assert [c.passage_id for c in answer.citations] == ["d1"]
+    assert [(c.passage_id, c.quoted) for c in answer.citations] == [("d1", True)]
     (cited,) = [e for e in answer.trace if e.node == "generate"]
     assert cited.repairs == ["sentence 1 restates the question: quoted [1] in its place"]
+    assert "(quoted: the reply only restated the question)" in citations_text(answer).plain
 
 
 async def test_an_answer_that_restates_the_question_citing_an_off_topic_passage_abstains(

@@ -194,6 +194,20 @@ def test_trace_page_shows_moves_threshold_linked_citations_and_unknown_data() ->
     assert "<script" not in page
 
 
+def test_trace_page_says_when_an_answer_is_a_quote_of_its_passage() -> None:
+    a = Passage(id="p-a", text="Ada was born in 1815.", title="Ada")
+    answer = Answer(
+        question="when was Ada born",
+        answer='[1] reads: "Ada was born in 1815."',
+        citations=[Citation(n=1, passage_id="p-a", quoted=True)],
+        passages=[a],
+    )
+    record = RunRecord(id="chatcmpl-q", kind="chat", model="m", question="q", answer=answer)
+    assert "quoted [1]: the reply only restated the question" in render_trace(record)
+    record.answer = answer.model_copy(update={"citations": [Citation(n=1, passage_id="p-a")]})
+    assert "quoted [1]" not in render_trace(record)
+
+
 def test_trace_page_shows_first_stage_ranks_and_why_rerank_skipped() -> None:
     reason = "first stage confident: dense and BM25 share 3 of their top 5 (skip_if_agree=3)"
     trace = [
