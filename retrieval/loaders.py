@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rankgraph.retrieval.pdf_text import clean_pages
+from rankgraph.retrieval.pdf_text import clean_pages, is_contents_or_index
 
 log = logging.getLogger(__name__)
 # trafilatura warns "discarding data" for a page with no main content; the loader then
@@ -31,8 +31,9 @@ _SEGMENT = 1 << 20  # characters per streamed text segment
 _SNIFF = 8192
 # Raise it when a loader reads a file differently, so that re-indexing re-reads files
 # indexed before (2: HTML as trafilatura's main content; 3: PDF words split at a line
-# end joined; 4: PDF running headers, footers and page numbers dropped).
-LOADERS_VERSION = 4
+# end joined; 4: PDF running headers, footers and page numbers dropped; 5: PDF
+# tables of contents and indexes left out).
+LOADERS_VERSION = 5
 
 Scalar = str | int | float | bool
 
@@ -233,9 +234,34 @@ def _load_pdf(path: Path) -> Iterator[Item]:
         yield Note(str(path), "PDF has no extractable text (scanned?)")
         return
     size = path.stat().st_size
+    lists = [number for number, text in enumerate(pages, 1) if is_contents_or_index(text)]
+    if lists:
+        yield Note(
+            str(path),
+            f"{page_ranges(lists)}: a table of contents or an index, not indexed "
+            "(the pages it points at are)",
+        )
     for number, text in enumerate(pages, 1):
-        if text.strip():
+        if text.strip() and number not in lists:
             yield Document(text, title=title, metadata={"page": number}, position=size)
+
+
+def page_ranges(numbers: list[int]) -> str:
+    """Ascending page numbers as a reader writes them.
+
+    >>> page_ranges([2, 3, 4, 9, 11, 12])
+    'pages 2–4, 9, 11–12'
+    >>> page_ranges([7])
+    'page 7'
+    """
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    spans = [f"{run[0]}–{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs]
+    return f"page{'s' if len(numbers) > 1 else ''} {', '.join(spans)}"
 
 
 def _load_jsonl(path: Path) -> Iterator[Item]:

@@ -19,6 +19,13 @@ _NUMBER = re.compile(r"\d+")
 _LEADING_NUMBER = re.compile(r"^(?:[-–—]\s*)?(?:page\s+)?(\d+)\b", re.IGNORECASE)
 _TRAILING_NUMBER = re.compile(r"\b(\d+)(?:\s+of\s+\d+)?(?:\s*[-–—])?$", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]{2,}")
+# An entry of a table of contents or an index: text, then the pages it points at
+# ("Redirections . . . . 37", "errorbars, 65–67, 70", "Canvas size 32", "! . . . 10").
+_PAGES = r"\d+(?:[–-]\d+)?(?:,\s*\d+(?:[–-]\d+)?)*"
+_LOCATOR = re.compile(rf"\S.*?[\s.,]{_PAGES}$")
+# What only such lists have: dot leaders before a page number, or a comma before one.
+_LEADER = re.compile(rf"(?:\.\s?){{3,}}\s*{_PAGES}$|,\s*{_PAGES}$")
+_MIN_ENTRIES = 8
 # A running line (header or footer) is at a page's edge on this many pages at least.
 _REPEATS = 3
 
@@ -45,6 +52,32 @@ def clean_pages(pages: list[str]) -> list[str]:
         "\n".join(line for at, line in enumerate(page) if (index, at) not in running)
         for index, page in enumerate(lines)
     ]
+
+
+def is_contents_or_index(page: str) -> bool:
+    """True for a page that lists where things are: a table of contents or an index.
+
+    Why: such a page holds every term of its chapter titles or index entries and no
+    statement about them, so it ranks high for a question and answers nothing (about
+    one passage in fifteen read on the PDF manual questions). Half its lines at least
+    end in page numbers, and some of them after dot leaders or a comma; a table of
+    figures ("Ohio 45") or a settings dump ("width: 0") has neither. Index letter
+    headings ("A", "%") are not counted.
+
+    >>> is_contents_or_index("Contents\\n" + "\\n".join(
+    ...     f"{n} Chapter {n} . . . . . . {10 * n}" for n in range(1, 10)))
+    True
+    >>> is_contents_or_index("\\n".join(f"term{n}, {n}, {n + 40}" for n in range(9)))
+    True
+    >>> is_contents_or_index("\\n".join(f"State{n} {n * 7}" for n in range(12)))
+    False
+    """
+    lines = [line for line in (raw.strip() for raw in page.splitlines()) if len(line) > 2]
+    if len(lines) < _MIN_ENTRIES:
+        return False
+    located = sum(1 for line in lines if _LOCATOR.match(line))
+    led = sum(1 for line in lines if _LEADER.search(line))
+    return located >= 0.5 * len(lines) and led >= 0.1 * len(lines)
 
 
 def join_split_words(text: str) -> str:

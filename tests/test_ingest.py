@@ -254,6 +254,29 @@ def test_a_pdf_is_indexed_without_its_running_headers_and_page_numbers(tmp_path:
     assert by_page[1] == "Bash Reference Manual"
 
 
+def test_a_pdf_table_of_contents_is_not_indexed_and_the_report_says_so(tmp_path: Path) -> None:
+    """Its entries hold every word of the titles and answer nothing (an index page is
+    read the same way): the pages they point at are indexed instead."""
+    src = tmp_path / "src"
+    src.mkdir()
+    titles = ["Introduction", "Simple Commands", "Pipelines", "Lists", "Compound Commands"]
+    titles += ["Looping Constructs", "Conditional Constructs", "Grouping Commands"]
+    entries = [f"3.{n} {title} . . . . . . . . . . {n + 2}" for n, title in enumerate(titles, 1)]
+    contents = ("Table of Contents", *entries)
+    body = ("3.3 Pipelines", "A pipeline is a sequence of one or more commands.")
+    (src / "bashref.pdf").write_bytes(_pdf(("Bash Reference Manual",), contents, body))
+    store = make_store(tmp_path)
+    report = index_paths(store, [src])
+    pages = [p.metadata["page"] for p in _passages_of(store, src / "bashref.pdf")]
+    assert pages == [1, 3]
+    assert report.skipped == (
+        (
+            str(src / "bashref.pdf"),
+            "page 2: a table of contents or an index, not indexed (the pages it points at are)",
+        ),
+    )
+
+
 _DOCS_PAGE = """<!DOCTYPE html>
 <html><head><title>Documentation tests - The rustdoc book</title></head><body>
 <div id="help"><h2>Keyboard shortcuts</h2><p>Press <kbd>S</kbd> to search in the book</p></div>
