@@ -58,11 +58,11 @@ def is_contents_or_index(page: str) -> bool:
     """True for a page that lists where things are: a table of contents or an index.
 
     Why: such a page holds every term of its chapter titles or index entries and no
-    statement about them, so it ranks high for a question and answers nothing (about
-    one passage in fifteen read on the PDF manual questions). Half its lines at least
-    end in page numbers, and some of them after dot leaders or a comma; a table of
-    figures ("Ohio 45") or a settings dump ("width: 0") has neither. Index letter
-    headings ("A", "%") are not counted.
+    statement about them, so it ranks high for a question and answers nothing (one
+    first-stage candidate in eleven to sixteen on the PDF manual questions). Half its
+    lines at least end in page numbers, and some of them after dot leaders or a comma;
+    a table of numbers ("Ohio 45") or a settings dump ("width: 0") has no leaders.
+    Index letter headings ("A", "%") are not counted.
 
     >>> is_contents_or_index("Contents\\n" + "\\n".join(
     ...     f"{n} Chapter {n} . . . . . . {10 * n}" for n in range(1, 10)))
