@@ -26,6 +26,7 @@ _LOCATOR = re.compile(rf"\S.*?[\s.,]{_PAGES}$")
 # What only such lists have: dot leaders before a page number, or a comma before one.
 _LEADER = re.compile(rf"(?:\.\s?){{3,}}\s*{_PAGES}$|,\s*{_PAGES}$")
 _MIN_ENTRIES = 8
+_MIN_LED = 3
 # A running line (header or footer) is at a page's edge on this many pages at least.
 _REPEATS = 3
 
@@ -71,12 +72,16 @@ def is_contents_or_index(page: str) -> bool:
     True
     >>> is_contents_or_index("\\n".join(f"State{n} {n * 7}" for n in range(12)))
     False
+    >>> is_contents_or_index("V\\nvalue . . . . . . 10\\nvariable . . . . . 2\\nvector . . . . 9")
+    True
+    >>> is_contents_or_index("Chapter 3\\nSee section 2.1 . . . . and page 7.")
+    False
     """
     lines = [line for line in (raw.strip() for raw in page.splitlines()) if len(line) > 2]
-    if len(lines) < _MIN_ENTRIES:
-        return False
     located = sum(1 for line in lines if _LOCATOR.match(line))
     led = sum(1 for line in lines if _LEADER.search(line))
+    if len(lines) < _MIN_ENTRIES:  # an index's last page: a few entries, led mostly
+        return led >= _MIN_LED and led >= 0.5 * len(lines)
     return located >= 0.5 * len(lines) and led >= 0.1 * len(lines)
 
 
