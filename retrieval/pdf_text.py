@@ -78,10 +78,10 @@ def is_contents_or_index(page: str) -> bool:
     False
     """
     lines = [line for line in (raw.strip() for raw in page.splitlines()) if len(line) > 2]
-    located = sum(1 for line in lines if _LOCATOR.match(line))
     led = sum(1 for line in lines if _LEADER.search(line))
     if len(lines) < _MIN_ENTRIES:  # an index's last page: a few entries, led mostly
         return led >= _MIN_LED and led >= 0.5 * len(lines)
+    located = sum(1 for line in lines if _LOCATOR.match(line))
     return located >= 0.5 * len(lines) and led >= 0.1 * len(lines)
 
 
