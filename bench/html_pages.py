@@ -1,4 +1,4 @@
-"""Do HTML pages read well? (retrieval.loaders.html_to_text)
+"""Do HTML pages read well? (retrieval.html_text.read_html)
 
 Writes an `eval answers` task from a folder of saved HTML pages and questions about
 them, once per way of turning a page into text, so the same questions can be asked
@@ -9,9 +9,10 @@ of each:
 - `text`: trafilatura's main content as plain text (what `rankgraph index` reads);
 - `markdown`: trafilatura's main content as markdown.
 
-Each page is one document (`id` = its path under the folder); the questions file is
-JSONL `{"id", "question", "answers", "page"}` with `page` the path of the page that
-answers it. Then, per variant:
+Pages that `rankgraph index` leaves out (lists of links such as a table of contents,
+redirect stubs) are left out of every variant. Each page is one document (`id` = its path
+under the folder); the questions file is JSONL `{"id", "question", "answers",
+"page"}` with `page` the path of the page that answers it. Then, per variant:
 
     .venv/bin/python bench/html_pages.py QA.jsonl --root DOCS --out task
     rankgraph eval answers --corpus task/corpus-text.jsonl \\
@@ -30,10 +31,10 @@ from pathlib import Path
 import trafilatura
 from lxml import etree
 
-from rankgraph.retrieval.loaders import html_to_text
+from rankgraph.retrieval.html_text import decode_html, read_html
 
 # One extraction per page: the `text` variant and every variant's title share it.
-_read = functools.cache(html_to_text)
+_read = functools.cache(read_html)
 
 
 def text_nodes(raw: str) -> str:
@@ -50,7 +51,7 @@ def text_nodes(raw: str) -> str:
 
 
 def main_text(raw: str) -> str:
-    return _read(raw)[1]
+    return _read(raw).text
 
 
 def main_markdown(raw: str) -> str:
@@ -83,11 +84,13 @@ def main() -> None:
         lengths, lines = [], []
         with (args.out / f"corpus-{name}.jsonl").open("w") as fh:
             for page in pages:
-                raw = page.read_text(encoding="utf-8", errors="replace")
+                raw = decode_html(page.read_bytes())[0]
+                if _read(raw).left_out:
+                    continue
                 text = convert(raw)
                 if not text.strip():
                     continue
-                title = _read(raw)[0] or page.stem
+                title = _read(raw).title or page.stem
                 doc_id = str(page.relative_to(args.root))
                 fh.write(json.dumps({"id": doc_id, "title": title, "text": text}) + "\n")
                 lengths.append(len(text))

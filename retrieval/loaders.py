@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import codecs
 import json
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rankgraph.retrieval.html_text import decode_html, read_html
 from rankgraph.retrieval.pdf_text import clean_pages, is_contents_or_index
-
-log = logging.getLogger(__name__)
-# trafilatura warns "discarding data" for a page with no main content; the loader then
-# reads all its visible text, and says so itself when there is none.
-logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -32,8 +27,9 @@ _SNIFF = 8192
 # Raise it when a loader reads a file differently, so that re-indexing re-reads files
 # indexed before (2: HTML as trafilatura's main content; 3: PDF words split at a line
 # end joined; 4: PDF running headers, footers and page numbers dropped; 5: PDF
-# tables of contents and indexes left out).
-LOADERS_VERSION = 5
+# tables of contents and indexes left out; 6: HTML pages of links and redirect stubs
+# left out, HTML read in its declared charset).
+LOADERS_VERSION = 6
 
 Scalar = str | int | float | bool
 
@@ -183,39 +179,14 @@ def _markdown_title(text: str) -> str | None:
 
 
 def _load_html(path: Path) -> Iterator[Item]:
-    decoder = _Decoder()
-    raw = decoder.decode(path.read_bytes(), final=True)
-    title, text = html_to_text(raw)
-    if decoder.replaced:
+    raw, replaced = decode_html(path.read_bytes())
+    page = read_html(raw)
+    if replaced:
         yield _replaced_note(path)
-    if not text.strip():
-        yield Note(str(path), "no text in HTML")
-        return
-    yield Document(text, title=title or path.stem, position=path.stat().st_size)
-
-
-def html_to_text(raw: str) -> tuple[str | None, str]:
-    """The page's <title> and its main content as text, a line per block.
-
-    trafilatura (the extractor Haystack's HTML converter uses) drops navigation, menus,
-    cookie banners and footers, and keeps inline code and links inside their sentence.
-    Reading every text node instead broke "use attributes such as <code>ignore</code>"
-    into three lines and put a docs site's sidebar and keyboard help at the top of every
-    page. Plain text rather than markdown: prompts show a passage on one line, where
-    heading marks and code fences would be noise (docs/benchmarks.md, "Session 18").
-    A page with no main content (a table of contents) gives all its visible text.
-    """
-    import trafilatura
-
-    raw = raw.lstrip()
-    if "html" not in raw[:50].lower():  # a fragment such as "<p>…</p>": make it a page
-        raw = f"<html><body>{raw}</body></html>"
-    tree = trafilatura.load_html(raw)
-    if tree is None:
-        return None, ""
-    title = " ".join(tree.findtext(".//title", default="").split()) or None
-    text = trafilatura.extract(tree, favor_recall=True, include_tables=True)
-    return title, text or trafilatura.html2txt(tree)
+    if page.left_out:
+        yield Note(str(path), page.left_out)
+    else:
+        yield Document(page.text, title=page.title or path.stem, position=path.stat().st_size)
 
 
 def _load_pdf(path: Path) -> Iterator[Item]:

@@ -320,6 +320,68 @@ def test_html_keeps_the_pages_sentences_whole_and_leaves_out_its_menus(
         assert chrome not in text
 
 
+def test_html_pages_of_links_and_redirects_are_not_indexed_and_a_page_citing_links_is(
+    tmp_path: Path,
+) -> None:
+    """A table of contents or an index holds every title's words and answers nothing,
+    a redirect stub says only where it leads; a page that cites a dozen others inside
+    its sentences still says something."""
+    src = tmp_path / "site"
+    src.mkdir()
+    chapters = ["Command-line arguments", "Lints", "Documentation tests", "Unstable flags"]
+    chapters += ["Scraped examples", "Advanced features", "Re-exports", "Search", "Passes"]
+    chapters += ["Linking to items by name", "What to include", "The #[doc] attribute"]
+    toc = "".join(f'<li><a href="c{n}.html">{n}. {t}</a></li>' for n, t in enumerate(chapters))
+    (src / "toc.html").write_text(f"<html><body><ol class='chapter'>{toc}</ol></body></html>")
+    entries = "".join(
+        f'<tr><td><a href="c{n}.html#{n}"><code>{t.split()[0].lower()}</code></a></td>'
+        f'<td><a href="c{n}.html">{n}.{n + 1}</a></td></tr>'
+        for n, t in enumerate(chapters)
+    )
+    (src / "genindex.html").write_text(
+        f"<html><body><h1>Index</h1><table>{entries}</table></body></html>"
+    )
+    (src / "tests.html").write_text(_DOCS_PAGE)
+    cites = " ".join(
+        f'<p>The <a href="c{n}.html">{t}</a> chapter explains when rustdoc reads it, '
+        "and what the reader of the generated page then sees.</p>"
+        for n, t in enumerate(chapters)
+    )
+    (src / "guide.html").write_text(f"<html><body><h1>Guide</h1>{cites}</body></html>")
+    (src / "passes.html").write_text(
+        '<html><head><meta http-equiv="refresh" content="0; URL=deprecated.html#passes">'
+        '</head><body><p>Redirecting to... <a href="deprecated.html#passes">'
+        "deprecated.html#passes</a>.</p></body></html>"
+    )
+    store = make_store(tmp_path)
+    report = index_paths(store, [src])
+    assert _sources(store) == {"tests.html", "guide.html"}
+    reason = (
+        "mostly links (a table of contents, an index or a site map), not indexed "
+        "(the pages it links to are)"
+    )
+    assert set(report.skipped) == {
+        (str(src / "toc.html"), reason),
+        (str(src / "genindex.html"), reason),
+        (str(src / "passes.html"), "a redirect to deprecated.html#passes, not indexed"),
+    }
+
+
+def test_an_html_page_in_the_charset_it_declares_is_read_in_it(tmp_path: Path) -> None:
+    """Docs generated before UTF-8 was the default are Latin-1 and say so in a <meta>."""
+    page = tmp_path / "python.html"
+    page.write_bytes(
+        b'<html><head><meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1">'
+        b"</head><body><p>St\xe9phane Bidoul maintains the Windows port \x96 with "
+        b"bindings.</p></body></html>"
+    )
+    store = make_store(tmp_path)
+    report = index_paths(store, [page])
+    [passage] = _passages_of(store, page)
+    assert passage.text == "Stéphane Bidoul maintains the Windows port – with bindings."
+    assert report.warnings == ()
+
+
 def test_an_html_fragment_is_read_and_a_page_without_text_skipped_quietly(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
