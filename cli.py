@@ -91,7 +91,7 @@ COMMANDS = {
     ),
     "index": Lazy(
         "rankgraph.retrieval.commands:index",
-        "Index .txt, .md, .html, .pdf and .jsonl files; re-running adds only what changed.",
+        "Index .txt, .md, .rst, .html, .pdf and .jsonl files; re-running adds only what changed.",
     ),
     "search": Lazy(
         "rankgraph.retrieval.commands:search",

@@ -49,7 +49,7 @@ def index(
     ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Index .txt, .md, .html, .pdf and .jsonl files; re-running adds only what changed.
+    """Index .txt, .md, .rst, .html, .pdf and .jsonl files; re-running adds only what changed.
 
     Unreadable entries, broken or looping symlinks and binary files are skipped and
     listed; the rest is indexed.

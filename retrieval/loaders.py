@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +19,13 @@ from typing import Any
 from rankgraph.retrieval.html_text import decode_html, read_html
 from rankgraph.retrieval.pdf_text import clean_pages, is_contents_or_index
 
-TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".jsonl"}
 _BLOCK = 1 << 20  # bytes read at a time
 _SEGMENT = 1 << 20  # characters per streamed text segment
 _SNIFF = 8192
+_UNDERLINE = re.compile(r"([=\-~^*+#`'\".:_])\1{2,}\s*$")  # a heading's underline
 # Raise it when a loader reads a file differently, so that re-indexing re-reads files
 # indexed before (2: HTML as trafilatura's main content; 3: PDF words split at a line
 # end joined; 4: PDF running headers, footers and page numbers dropped; 5: PDF
@@ -81,7 +83,7 @@ def load(path: Path) -> Iterator[Item]:
         elif suffix in HTML_SUFFIXES:
             yield from _load_html(path)
         else:
-            yield from _load_text(path, markdown=suffix != ".txt")
+            yield from _load_text(path, headings=suffix != ".txt")
     except OSError as exc:
         yield Note(str(path), f"cannot read: {exc}")
 
@@ -133,7 +135,7 @@ def _replaced_note(path: Path) -> Note:
     return Note(str(path), "invalid UTF-8 bytes replaced with U+FFFD", skipped=False)
 
 
-def _load_text(path: Path, *, markdown: bool) -> Iterator[Item]:
+def _load_text(path: Path, *, headings: bool) -> Iterator[Item]:
     decoder = _Decoder()
     title = path.stem
     buffer = ""
@@ -145,8 +147,8 @@ def _load_text(path: Path, *, markdown: bool) -> Iterator[Item]:
             block = fh.read(_BLOCK)
             position += len(block)
             buffer += decoder.decode(block, final=not block)
-            if markdown and offset == 0 and title == path.stem:
-                title = _markdown_title(buffer) or title
+            if headings and offset == 0 and title == path.stem:
+                title = _heading_title(buffer) or title
             while len(buffer) >= _SEGMENT or (not block and buffer):
                 cut = _cut(buffer) if block else len(buffer)
                 segment, buffer = buffer[:cut], buffer[cut:]
@@ -171,10 +173,22 @@ def _cut(buffer: str) -> int:
     return _SEGMENT
 
 
-def _markdown_title(text: str) -> str | None:
-    for line in text[:_SNIFF].splitlines():
+def _heading_title(text: str) -> str | None:
+    """The first heading of a Markdown or reStructuredText file: "# Title", or a line
+    underlined with one repeated punctuation mark at least as long ("Title" / "=====").
+
+    >>> _heading_title("Intro text.\\n\\nInstalling\\n==========\\nRun pip.")
+    'Installing'
+    >>> _heading_title("---\\ntitle: front matter\\n---\\n# Fjords")
+    'Fjords'
+    """
+    lines = text[:_SNIFF].splitlines()
+    for line, below in zip(lines, [*lines[1:], ""], strict=True):
         if line.startswith("# "):
             return line[2:].strip() or None
+        title = line.strip()
+        if title and _UNDERLINE.match(below) and len(below.strip()) >= len(title):
+            return title
     return None
 
 

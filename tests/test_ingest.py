@@ -367,6 +367,20 @@ def test_html_pages_of_links_and_redirects_are_not_indexed_and_a_page_citing_lin
     }
 
 
+def test_a_restructuredtext_file_is_indexed_under_its_first_heading(tmp_path: Path) -> None:
+    """Sphinx projects keep their docs as .rst; the underlined heading is the title."""
+    page = tmp_path / "install.rst"
+    page.write_text(
+        ".. _install:\n\n==================\nInstalling Sphinx\n==================\n\n"
+        "Sphinx is written in Python and supports Python 3.10+.\n"
+    )
+    store = make_store(tmp_path)
+    index_paths(store, [page])
+    [passage] = _passages_of(store, page)
+    assert passage.title == "Installing Sphinx"
+    assert "supports Python 3.10+." in passage.text
+
+
 def test_an_html_page_in_the_charset_it_declares_is_read_in_it(tmp_path: Path) -> None:
     """Docs generated before UTF-8 was the default are Latin-1 and say so in a <meta>."""
     page = tmp_path / "python.html"
