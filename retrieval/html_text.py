@@ -28,7 +28,6 @@ _LINKS = f"//body//a[@href][not(ancestor::*[{_MENU}])]"
 _LINK_SHARE = 0.6
 _MIN_LINKS = 10
 
-
 # <meta charset="…"> or <meta http-equiv="Content-Type" content="text/html; charset=…">
 _META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 _PRESCAN = 4096  # bytes searched for the declaration (the HTML standard says 1,024)
@@ -50,18 +49,23 @@ def decode_html(data: bytes) -> tuple[str, bool]:
     ('<p>St\ufffdphane</p>', True)
     """
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace"), False
-    try:
-        return data.decode("utf-8"), False
-    except UnicodeDecodeError:
-        pass
-    declared = _META_CHARSET.search(data[:_PRESCAN])
+        codec = "utf-16"
+    else:
+        try:
+            return data.decode("utf-8"), False
+        except UnicodeDecodeError:
+            codec = _declared_codec(data[:_PRESCAN])
+    text = data.decode(codec, errors="replace")
+    return text, "\ufffd" in text
+
+
+def _declared_codec(head: bytes) -> str:
+    declared = _META_CHARSET.search(head)
     try:
         codec = codecs.lookup(declared.group(1).decode("ascii")).name if declared else "utf-8"
     except LookupError:  # a label Python does not know
-        codec = "utf-8"
-    text = data.decode("cp1252" if codec in _AS_CP1252 else codec, errors="replace")
-    return text, "\ufffd" in text
+        return "utf-8"
+    return "cp1252" if codec in _AS_CP1252 else codec
 
 
 # <meta http-equiv="refresh" content="0; url=…">: a stub that sends the browser on.
